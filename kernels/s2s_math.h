@@ -1,0 +1,145 @@
+// Per-pixel and per-window math shared by the CPU engine and the CUDA kernels.
+//
+// Everything here is a small inline function with no allocation and no
+// library calls, so nvcc can compile it as __host__ __device__ and the CPU
+// tests in CI check the very arithmetic that runs on the GPU.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define S2S_HD __host__ __device__ __forceinline__
+#else
+#define S2S_HD inline
+#endif
+
+namespace s2s {
+
+// ---------------------------------------------------------------------------
+// Gray: OpenCV COLOR_BGR2GRAY / COLOR_RGB2GRAY on 8-bit data.
+// Current OpenCV uses 15-bit fixed-point weights; the older 14-bit table
+// (4899/9617/1868) differs on ~0.3 % of pixels, so it must not be used.
+// The weights sum to 32768, so a gray pixel (v, v, v) maps to v exactly.
+// ---------------------------------------------------------------------------
+constexpr int kGrayWeightB = 3735;
+constexpr int kGrayWeightG = 19235;
+constexpr int kGrayWeightR = 9798;
+
+S2S_HD uint8_t gray_from_rgb(int r, int g, int b) {
+  return static_cast<uint8_t>((kGrayWeightB * b + kGrayWeightG * g + kGrayWeightR * r + 16384) >> 15);
+}
+
+// ---------------------------------------------------------------------------
+// YUV -> 8-bit RGB by the caps' colorimetry (matrix Kr/Kb and range).
+//
+// Coefficients are 20-bit fixed point, computed once per stream on the host
+// (make_yuv_to_rgb in convert.cpp) from the exact real-valued matrix, so the
+// CPU and the GPU give bit-identical RGB. The largest rounding error of the
+// fixed-point sum is < 2e-4 of a code value, so the result equals the
+// real-valued conversion rounded to nearest except when that value lies
+// within 2e-4 of a .5 boundary.
+// ---------------------------------------------------------------------------
+constexpr int kYuvFracBits = 20;
+
+struct YuvToRgb {
+  int32_t y_offset;  // 16 (limited range) or 0 (full range)
+  int32_t c_y;       // luma gain
+  int32_t c_rv;      // R from V
+  int32_t c_gu;      // G from U (negative)
+  int32_t c_gv;      // G from V (negative)
+  int32_t c_bu;      // B from U
+};
+
+S2S_HD uint8_t clamp_u8_fixed(int32_t v) {
+  v = (v + (1 << (kYuvFracBits - 1))) >> kYuvFracBits;  // round half up
+  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+struct Rgb8 {
+  uint8_t r, g, b;
+};
+
+S2S_HD Rgb8 rgb_from_yuv(const YuvToRgb &m, int y, int u, int v) {
+  const int32_t yy = m.c_y * (y - m.y_offset);
+  const int32_t uu = u - 128;
+  const int32_t vv = v - 128;
+  Rgb8 out;
+  out.r = clamp_u8_fixed(yy + m.c_rv * vv);
+  out.g = clamp_u8_fixed(yy + m.c_gu * uu + m.c_gv * vv);
+  out.b = clamp_u8_fixed(yy + m.c_bu * uu);
+  return out;
+}
+
+S2S_HD uint8_t gray_from_yuv(const YuvToRgb &m, int y, int u, int v) {
+  const Rgb8 c = rgb_from_yuv(m, y, u, v);
+  return gray_from_rgb(c.r, c.g, c.b);
+}
+
+// ---------------------------------------------------------------------------
+// SSIM constants, as scikit-image computes them (data_range 255).
+// ---------------------------------------------------------------------------
+constexpr double kSsimC1 = (0.01 * 255) * (0.01 * 255);  // 6.502500000000001
+constexpr double kSsimC2 = (0.03 * 255) * (0.03 * 255);  // 58.522499999999994
+
+// SSIM of one window from its local means, in scikit-image's operation order
+// (structural_similarity: vx = cov_norm * (uxx - ux*ux), ...).
+// Used for the Gaussian window, whose means are real-valued.
+S2S_HD double ssim_from_means(double ux, double uy, double uxx, double uyy, double uxy, double cov_norm) {
+  const double vx = cov_norm * (uxx - ux * ux);
+  const double vy = cov_norm * (uyy - uy * uy);
+  const double vxy = cov_norm * (uxy - ux * uy);
+  const double a1 = 2 * ux * uy + kSsimC1;
+  const double a2 = 2 * vxy + kSsimC2;
+  const double b1 = ux * ux + uy * uy + kSsimC1;
+  const double b2 = vx + vy + kSsimC2;
+  return (a1 * a2) / (b1 * b2);
+}
+
+// SSIM of one 7x7 uniform window from the exact integer sums of x, y, x*x,
+// y*y and x*y over its 49 pixels.
+//
+// scikit-image divides first (ux = Sx/49, uxx = Sxx/49) and then subtracts
+// (uxx - ux*ux), losing digits to cancellation. Multiplying numerator and
+// denominator by 49^2 turns every moment into an exact integer:
+//   49^2 * (2 ux uy + C1)       = 2 Sx Sy + 49^2 C1
+//   49^2 * vxy                  = cov_norm * (49 Sxy - Sx Sy)
+//   49^2 * (ux^2 + uy^2 + C1)   = Sx^2 + Sy^2 + 49^2 C1
+//   49^2 * (vx + vy)            = cov_norm * (49 (Sxx + Syy) - Sx^2 - Sy^2)
+// and the common factor 49^4 cancels in the ratio. With 8-bit pixels every
+// product below is < 2^31 (Sx <= 12495, Sxx <= 3,186,225), so int32 is exact,
+// and the only rounding is in the final double expression: the result is
+// closer to the true SSIM than scikit-image's and agrees with it far inside
+// 1e-9.
+constexpr double kUniform7CovNorm = 49.0 / 48.0;  // sample covariance, NP/(NP-1)
+constexpr double kUniform7C1Scaled = kSsimC1 * 2401.0;
+constexpr double kUniform7C2Scaled = kSsimC2 * 2401.0;
+
+S2S_HD double ssim_uniform7_from_sums(int32_t sx, int32_t sy, int32_t sxx, int32_t syy, int32_t sxy) {
+  const int32_t pxy = sx * sy;
+  const int32_t qx = sx * sx;
+  const int32_t qy = sy * sy;
+  const int32_t cov = 49 * sxy - pxy;
+  const int32_t var = 49 * (sxx + syy) - qx - qy;
+  const double num = (2.0 * pxy + kUniform7C1Scaled) * (2.0 * kUniform7CovNorm * cov + kUniform7C2Scaled);
+  const double den = (static_cast<double>(qx + qy) + kUniform7C1Scaled) * (kUniform7CovNorm * var + kUniform7C2Scaled);
+  return num / den;
+}
+
+// ---------------------------------------------------------------------------
+// SSIM windows.
+// ---------------------------------------------------------------------------
+enum class SsimWindow {
+  kUniform7,    // scikit-image defaults: 7x7 uniform, sample covariance
+  kGaussian11,  // Wang et al. 2004: Gaussian sigma 1.5, 11 taps, population covariance
+};
+
+// Pixels cropped on each side before averaging (scikit-image: (win - 1) / 2).
+S2S_HD int ssim_window_radius(SsimWindow w) { return w == SsimWindow::kUniform7 ? 3 : 5; }
+
+// scikit-image raises for frames with a side smaller than the window.
+S2S_HD bool ssim_defined_for(SsimWindow w, int width, int height) {
+  const int size = 2 * ssim_window_radius(w) + 1;
+  return width >= size && height >= size;
+}
+
+}  // namespace s2s
