@@ -1,0 +1,947 @@
+/* GstS2sAnalyzer: see gsts2sanalyzer.h.
+ *
+ * Threads and locks
+ * - The streaming thread calls chain() and serialized events with the sink
+ *   pad's STREAM_LOCK held. The batch-timeout thread takes the same lock
+ *   before it scores and pushes, so batches, buffers and events leave in
+ *   order whoever releases them.
+ * - priv->lock guards the held queue and the stream state; it is never held
+ *   while pushing, posting or scoring.
+ * - Settings are guarded by the object lock.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gsts2sanalyzer.h"
+#include "s2s-meta.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <exception>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
+#define GST_CAT_DEFAULT gst_s2s_analyzer_debug
+
+#define DEFAULT_DEVICE GST_S2S_DEVICE_AUTO
+#define DEFAULT_CUDA_DEVICE_ID -1
+#define DEFAULT_BATCH_TIMEOUT 0
+#define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_ATTACH_META TRUE
+#define DEFAULT_PRECISION GST_S2S_PRECISION_FP32
+#define MAX_BATCH_SIZE 256
+
+#define S2S_FORMATS "{ GRAY8, RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR, " \
+    "I420, YV12, Y42B, Y444, NV12, NV21, NV16, NV24 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (S2S_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (S2S_FORMATS)));
+
+namespace {
+
+/* A buffer or a serialized event waiting in the held queue. */
+struct HeldItem
+{
+  GstBuffer *buffer = nullptr;
+  GstEvent *event = nullptr;
+  GstS2sFrame frame {};
+};
+
+struct Settings
+{
+  GstS2sDevice device = DEFAULT_DEVICE;
+  gint cuda_device_id = DEFAULT_CUDA_DEVICE_ID;
+  guint batch_size = 16;
+  guint64 batch_timeout = DEFAULT_BATCH_TIMEOUT;
+  gboolean post_messages = DEFAULT_POST_MESSAGES;
+  gboolean attach_meta = DEFAULT_ATTACH_META;
+  GstS2sPrecision precision = DEFAULT_PRECISION;
+};
+
+struct Private
+{
+  Private ()
+  {
+    g_mutex_init (&lock);
+    g_cond_init (&cond);
+    gst_video_info_init (&info);
+    gst_segment_init (&segment, GST_FORMAT_UNDEFINED);
+  }
+  ~Private ()
+  {
+    g_mutex_clear (&lock);
+    g_cond_clear (&cond);
+  }
+
+  Settings settings;            /* under the object lock */
+
+  GMutex lock;                  /* everything below */
+  GCond cond;                   /* wakes the timeout thread */
+  std::deque<HeldItem> held;
+  guint held_frames = 0;
+  gint64 oldest_arrival = 0;    /* monotonic us of the oldest held frame */
+  gboolean have_info = FALSE;
+  GstVideoInfo info;
+  GstSegment segment;
+  gboolean chain_open = FALSE;  /* the next frame pairs with the previous one */
+  guint64 next_index = 0;
+  gboolean flushing = FALSE;
+  GstFlowReturn deferred_flow = GST_FLOW_OK;    /* from a timeout push */
+  GThread *timer = nullptr;
+  gboolean timer_running = FALSE;
+  gboolean started = FALSE;
+};
+
+}  // namespace
+
+typedef struct
+{
+  GstPad *sinkpad;
+  GstPad *srcpad;
+  Private *p;
+} GstS2sAnalyzerPrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstS2sAnalyzer, gst_s2s_analyzer, GST_TYPE_ELEMENT,
+    G_ADD_PRIVATE (GstS2sAnalyzer);
+    GST_DEBUG_CATEGORY_INIT (gst_s2s_analyzer_debug, "s2sanalyzer", 0, "s2s analysis base"));
+
+#define PRIV(self) ((GstS2sAnalyzerPrivate *) gst_s2s_analyzer_get_instance_private (self))
+
+GType
+gst_s2s_device_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_S2S_DEVICE_AUTO, "CUDA if a usable device exists, else the CPU", "auto"},
+    {GST_S2S_DEVICE_CUDA, "CUDA GPU (fail if there is none)", "cuda"},
+    {GST_S2S_DEVICE_CPU, "CPU", "cpu"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstS2sDevice", values));
+  return type;
+}
+
+GType
+gst_s2s_precision_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_S2S_PRECISION_FP32, "32-bit float (true fp32, no TF32)", "fp32"},
+    {GST_S2S_PRECISION_FP16, "16-bit float", "fp16"},
+    {GST_S2S_PRECISION_BF16, "bfloat16", "bf16"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstS2sPrecision", values));
+  return type;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Properties                                                               */
+/* ------------------------------------------------------------------------ */
+
+void
+gst_s2s_analyzer_class_install_properties (GObjectClass * klass, guint default_batch_size)
+{
+  const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags rw_playing = (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING);
+  const GParamFlags rw_ready = (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
+
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_DEVICE,
+      g_param_spec_enum ("device", "Device",
+          "Where to compute: auto = CUDA if a usable device exists, else the CPU (with a warning)",
+          GST_TYPE_S2S_DEVICE, DEFAULT_DEVICE, rw_ready));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_CUDA_DEVICE_ID,
+      g_param_spec_int ("cuda-device-id", "CUDA device id",
+          "CUDA device to use; -1: the upstream CUDA context's device, or device 0",
+          -1, G_MAXINT, DEFAULT_CUDA_DEVICE_ID, rw_ready));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_BATCH_SIZE,
+      g_param_spec_uint ("batch-size", "Batch size",
+          "Frames held and computed together (1 = no batching, no added latency)",
+          1, MAX_BATCH_SIZE, default_batch_size, rw_playing));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_BATCH_TIMEOUT,
+      g_param_spec_uint64 ("batch-timeout", "Batch timeout",
+          "Nanoseconds the oldest held frame may wait before a partial batch is computed "
+          "(0 = wait for a full batch or EOS; set it for live sources)",
+          0, G_MAXUINT64, DEFAULT_BATCH_TIMEOUT, rw_playing));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post an element message with the results of each analysed frame",
+          DEFAULT_POST_MESSAGES, rw_playing));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_ATTACH_META,
+      g_param_spec_boolean ("attach-meta", "Attach meta",
+          "Attach the results to each analysed buffer as a custom meta",
+          DEFAULT_ATTACH_META, rw_playing));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_PRECISION,
+      g_param_spec_enum ("precision", "Precision",
+          "Network precision (MSE/SSIM always accumulate in fp32 or better)",
+          GST_TYPE_S2S_PRECISION, DEFAULT_PRECISION, rw_ready));
+}
+
+static void post_latency_message (GstS2sAnalyzer * self);
+static void wake_timer (GstS2sAnalyzer * self);
+
+void
+gst_s2s_analyzer_set_common_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (object);
+  Settings & s = PRIV (self)->p->settings;
+  gboolean latency_changed = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case GST_S2S_ANALYZER_PROP_DEVICE:
+      s.device = (GstS2sDevice) g_value_get_enum (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_CUDA_DEVICE_ID:
+      s.cuda_device_id = g_value_get_int (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_BATCH_SIZE:
+      latency_changed = s.batch_size != g_value_get_uint (value);
+      s.batch_size = g_value_get_uint (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_BATCH_TIMEOUT:
+      latency_changed = s.batch_timeout != g_value_get_uint64 (value);
+      s.batch_timeout = g_value_get_uint64 (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_POST_MESSAGES:
+      s.post_messages = g_value_get_boolean (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_ATTACH_META:
+      s.attach_meta = g_value_get_boolean (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_PRECISION:
+      s.precision = (GstS2sPrecision) g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  if (latency_changed) {
+    wake_timer (self);
+    post_latency_message (self);
+  }
+}
+
+void
+gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (object);
+  const Settings & s = PRIV (self)->p->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case GST_S2S_ANALYZER_PROP_DEVICE:
+      g_value_set_enum (value, s.device);
+      break;
+    case GST_S2S_ANALYZER_PROP_CUDA_DEVICE_ID:
+      g_value_set_int (value, s.cuda_device_id);
+      break;
+    case GST_S2S_ANALYZER_PROP_BATCH_SIZE:
+      g_value_set_uint (value, s.batch_size);
+      break;
+    case GST_S2S_ANALYZER_PROP_BATCH_TIMEOUT:
+      g_value_set_uint64 (value, s.batch_timeout);
+      break;
+    case GST_S2S_ANALYZER_PROP_POST_MESSAGES:
+      g_value_set_boolean (value, s.post_messages);
+      break;
+    case GST_S2S_ANALYZER_PROP_ATTACH_META:
+      g_value_set_boolean (value, s.attach_meta);
+      break;
+    case GST_S2S_ANALYZER_PROP_PRECISION:
+      g_value_set_enum (value, s.precision);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static Settings
+read_settings (GstS2sAnalyzer * self)
+{
+  GST_OBJECT_LOCK (self);
+  Settings s = PRIV (self)->p->settings;
+  GST_OBJECT_UNLOCK (self);
+  return s;
+}
+
+GstS2sDevice
+gst_s2s_analyzer_get_device (GstS2sAnalyzer * self)
+{
+  return read_settings (self).device;
+}
+
+gint
+gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self)
+{
+  return read_settings (self).cuda_device_id;
+}
+
+GstS2sPrecision
+gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
+{
+  return read_settings (self).precision;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                  */
+/* ------------------------------------------------------------------------ */
+
+GstStructure *
+gst_s2s_analyzer_new_result (GstS2sAnalyzer * self, const GstS2sFrame * frame)
+{
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+  return gst_structure_new (klass->message_name,
+      "frame", G_TYPE_UINT64, frame->index,
+      "timestamp", G_TYPE_UINT64, frame->pts,
+      "stream-time", G_TYPE_UINT64, frame->stream_time,
+      "running-time", G_TYPE_UINT64, frame->running_time,
+      "duration", G_TYPE_UINT64, frame->duration, NULL);
+}
+
+static gboolean
+copy_field (GQuark field, const GValue * value, gpointer user_data)
+{
+  gst_structure_id_set_value ((GstStructure *) user_data, field, value);
+  return TRUE;
+}
+
+/* Attaches the result as meta and returns the message to post, or NULL. */
+static GstMessage *
+publish_result (GstS2sAnalyzer * self, GstBuffer ** buffer, GstStructure * result,
+    const Settings & s)
+{
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+
+  if (s.attach_meta) {
+    /* A shared buffer gets a new GstBuffer around the same memory: the
+     * pixels are never copied or changed, and other holders never see our
+     * meta appear. */
+    *buffer = gst_buffer_make_writable (*buffer);
+    GstCustomMeta *meta = gst_buffer_add_custom_meta (*buffer, klass->meta_name);
+    if (meta)
+      gst_structure_foreach (result, copy_field, gst_custom_meta_get_structure (meta));
+    else
+      GST_WARNING_OBJECT (self, "custom meta %s is not registered", klass->meta_name);
+  }
+  if (s.post_messages)
+    return gst_message_new_element (GST_OBJECT (self), gst_structure_copy (result));
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void
+clear_item (HeldItem & item)
+{
+  if (item.frame.result)
+    gst_structure_free (item.frame.result);
+  item.frame.result = nullptr;
+  gst_clear_buffer (&item.buffer);
+  gst_clear_event (&item.event);
+}
+
+static void
+discard_held_locked (Private * p)
+{
+  for (HeldItem & item:p->held)
+    clear_item (item);
+  p->held.clear ();
+  p->held_frames = 0;
+}
+
+/* Scores and pushes everything held. Called with the sink STREAM_LOCK and
+ * p->lock held; releases p->lock while it works and takes it back. */
+static GstFlowReturn
+release_held_locked (GstS2sAnalyzer * self)
+{
+  GstS2sAnalyzerPrivate *priv = PRIV (self);
+  Private *p = priv->p;
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+
+  if (p->held.empty ())
+    return GST_FLOW_OK;
+
+  std::deque<HeldItem> items;
+  items.swap (p->held);
+  p->held_frames = 0;
+  GstVideoInfo info = p->info;
+  g_mutex_unlock (&p->lock);
+
+  const Settings s = read_settings (self);
+
+  /* Map the scorable frames and hand them to the subclass in order. */
+  std::vector<GstS2sFrame> frames;
+  std::vector<HeldItem *> owners;
+  frames.reserve (items.size ());
+  for (HeldItem & item:items) {
+    if (!item.buffer)
+      continue;
+    frames.push_back (item.frame);
+    owners.push_back (&item);
+    GstS2sFrame & f = frames.back ();
+    if (f.scorable) {
+      f.mapped = gst_video_frame_map (&f.vframe, &info, item.buffer, GST_MAP_READ);
+      if (!f.mapped) {
+        f.scorable = FALSE;
+        f.unscored_status = S2S_STATUS_ERROR;
+        f.unscored_reason = "buffer too small for its caps or not mappable";
+        GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("A buffer could not be read"),
+            ("buffer %" GST_PTR_FORMAT " does not match caps %dx%d %s; forwarded unscored",
+                item.buffer, GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info),
+                GST_VIDEO_INFO_NAME (&info)));
+      }
+    }
+  }
+
+  if (!frames.empty ())
+    klass->score (self, frames.data (), (guint) frames.size ());
+
+  for (size_t i = 0; i < frames.size (); ++i) {
+    if (frames[i].mapped)
+      gst_video_frame_unmap (&frames[i].vframe);
+    owners[i]->frame.result = frames[i].result;
+  }
+
+  /* Push in arrival order; messages right before their buffer. After a
+   * failed push the remaining buffers are dropped (the flow goes upstream)
+   * but events still go out so sticky state stays right. */
+  GstFlowReturn flow = GST_FLOW_OK;
+  for (HeldItem & item:items) {
+    if (item.event) {
+      gst_pad_push_event (priv->srcpad, item.event);
+      item.event = nullptr;
+      continue;
+    }
+    if (flow == GST_FLOW_OK) {
+      if (item.frame.result) {
+        GstMessage *msg = publish_result (self, &item.buffer, item.frame.result, s);
+        if (msg)
+          gst_element_post_message (GST_ELEMENT (self), msg);
+      }
+      flow = gst_pad_push (priv->srcpad, item.buffer);
+      item.buffer = nullptr;
+      if (flow != GST_FLOW_OK)
+        GST_DEBUG_OBJECT (self, "push returned %s, dropping the rest of the batch",
+            gst_flow_get_name (flow));
+    }
+    clear_item (item);
+  }
+
+  g_mutex_lock (&p->lock);
+  return flow;
+}
+
+/* Scores and pushes what is held; takes p->lock. Caller holds STREAM_LOCK. */
+static GstFlowReturn
+drain (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  GstFlowReturn flow = release_held_locked (self);
+  g_mutex_unlock (&p->lock);
+  return flow;
+}
+
+static void
+reset_chain_locked (GstS2sAnalyzer * self)
+{
+  PRIV (self)->p->chain_open = FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batch timeout                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void
+wake_timer (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+}
+
+/* Releases a partial batch when its oldest frame has waited batch-timeout.
+ * Runs on the monotonic clock, so it works without timestamps and while the
+ * pipeline clock is paused. */
+static gpointer
+timer_loop (gpointer data)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (data);
+  GstS2sAnalyzerPrivate *priv = PRIV (self);
+  Private *p = priv->p;
+
+  g_mutex_lock (&p->lock);
+  while (p->timer_running) {
+    const guint64 timeout_ns = read_settings (self).batch_timeout;
+    if (timeout_ns == 0 || p->held_frames == 0 || p->flushing) {
+      g_cond_wait (&p->cond, &p->lock);
+      continue;
+    }
+    const gint64 deadline = p->oldest_arrival + (gint64) (timeout_ns / 1000);
+    if (g_get_monotonic_time () < deadline) {
+      g_cond_wait_until (&p->cond, &p->lock, deadline);
+      continue;
+    }
+    /* Lock order is STREAM_LOCK then p->lock, as in chain(). */
+    g_mutex_unlock (&p->lock);
+    GST_PAD_STREAM_LOCK (priv->sinkpad);
+    g_mutex_lock (&p->lock);
+    if (p->timer_running && !p->flushing && p->held_frames > 0
+        && g_get_monotonic_time () >= p->oldest_arrival + (gint64) (timeout_ns / 1000)) {
+      GST_DEBUG_OBJECT (self, "batch timeout: releasing %u held frames", p->held_frames);
+      GstFlowReturn flow = release_held_locked (self);
+      if (flow != GST_FLOW_OK && p->deferred_flow == GST_FLOW_OK)
+        p->deferred_flow = flow;
+    }
+    g_mutex_unlock (&p->lock);
+    GST_PAD_STREAM_UNLOCK (priv->sinkpad);
+    g_mutex_lock (&p->lock);
+  }
+  g_mutex_unlock (&p->lock);
+  return NULL;
+}
+
+static void
+start_timer (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  p->timer_running = TRUE;
+  g_mutex_unlock (&p->lock);
+  p->timer = g_thread_new ("s2s-batch-timeout", timer_loop, self);
+}
+
+static void
+stop_timer (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  if (!p->timer)
+    return;
+  g_mutex_lock (&p->lock);
+  p->timer_running = FALSE;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+  g_thread_join (p->timer);
+  p->timer = nullptr;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pads                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static GstClockTime
+to_time (const GstSegment & segment, GstClockTime ts, gboolean running)
+{
+  if (segment.format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID (ts))
+    return GST_CLOCK_TIME_NONE;
+  return running ? gst_segment_to_running_time (&segment, GST_FORMAT_TIME, ts)
+      : gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, ts);
+}
+
+static GstFlowReturn
+gst_s2s_analyzer_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
+  Private *p = PRIV (self)->p;
+  const Settings s = read_settings (self);
+
+  g_mutex_lock (&p->lock);
+  if (!p->have_info) {
+    g_mutex_unlock (&p->lock);
+    gst_buffer_unref (buffer);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("buffer before caps"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (p->deferred_flow != GST_FLOW_OK) {
+    /* A push from the timeout thread failed: tell upstream now. */
+    GstFlowReturn flow = p->deferred_flow;
+    p->deferred_flow = GST_FLOW_OK;
+    g_mutex_unlock (&p->lock);
+    gst_buffer_unref (buffer);
+    return flow;
+  }
+
+  HeldItem item;
+  item.buffer = buffer;
+  GstS2sFrame & f = item.frame;
+  f.index = p->next_index++;
+  f.pts = GST_BUFFER_PTS (buffer);
+  f.duration = GST_BUFFER_DURATION (buffer);
+  f.stream_time = to_time (p->segment, f.pts, FALSE);
+  f.running_time = to_time (p->segment, f.pts, TRUE);
+  f.scorable = !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_GAP);
+  if (!f.scorable) {
+    f.unscored_status = S2S_STATUS_SKIPPED;
+    f.unscored_reason = "gap buffer";
+  }
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT))
+    p->chain_open = FALSE;
+  f.has_previous = p->chain_open && f.scorable;
+  /* A gap breaks the chain: the next real frame has no predecessor. */
+  p->chain_open = f.scorable;
+
+  if (p->held_frames == 0)
+    p->oldest_arrival = g_get_monotonic_time ();
+  p->held.push_back (item);
+  p->held_frames++;
+
+  GstFlowReturn flow = GST_FLOW_OK;
+  if (p->held_frames >= s.batch_size)
+    flow = release_held_locked (self);
+  else if (p->held_frames == 1)
+    g_cond_broadcast (&p->cond);        /* a new oldest frame for the timer */
+  g_mutex_unlock (&p->lock);
+  return flow;
+}
+
+/* Serialized events keep their place among held buffers. */
+static gboolean
+hold_or_push_event (GstS2sAnalyzer * self, GstEvent * event)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  if (!p->held.empty ()) {
+    HeldItem item;
+    item.event = event;
+    p->held.push_back (item);
+    g_mutex_unlock (&p->lock);
+    return TRUE;
+  }
+  g_mutex_unlock (&p->lock);
+  return gst_pad_push_event (PRIV (self)->srcpad, event);
+}
+
+static gboolean
+set_caps (GstS2sAnalyzer * self, GstCaps * caps)
+{
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+  Private *p = PRIV (self)->p;
+  GstVideoInfo info;
+
+  if (!gst_video_info_from_caps (&info, caps)) {
+    GST_WARNING_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, caps);
+    return FALSE;
+  }
+  if (GST_VIDEO_INFO_INTERLACE_MODE (&info) == GST_VIDEO_INTERLACE_MODE_ALTERNATE) {
+    GST_WARNING_OBJECT (self, "interlace-mode=alternate (one field per buffer) is not supported");
+    return FALSE;
+  }
+
+  g_mutex_lock (&p->lock);
+  const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info);
+  g_mutex_unlock (&p->lock);
+  if (same)
+    return TRUE;                /* caps re-sent unchanged: the chain goes on */
+
+  if (!klass->set_info (self, &info))
+    return FALSE;
+
+  g_mutex_lock (&p->lock);
+  p->info = info;
+  p->have_info = TRUE;
+  reset_chain_locked (self);
+  g_mutex_unlock (&p->lock);
+  return TRUE;
+}
+
+static void
+post_summary (GstS2sAnalyzer * self)
+{
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+  GstStructure *summary = klass->make_summary ? klass->make_summary (self) : NULL;
+  if (summary)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self), summary));
+}
+
+static gboolean
+gst_s2s_analyzer_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+  GstS2sAnalyzerPrivate *priv = PRIV (self);
+  Private *p = priv->p;
+
+  GST_LOG_OBJECT (self, "event %" GST_PTR_FORMAT, event);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* Not serialized: unblock at once. Held frames are dropped at
+       * FLUSH_STOP, as a queue does: downstream is flushing and would refuse
+       * them, and nothing from before a flush is reported after it. */
+      g_mutex_lock (&p->lock);
+      p->flushing = TRUE;
+      g_cond_broadcast (&p->cond);
+      g_mutex_unlock (&p->lock);
+      return gst_pad_push_event (priv->srcpad, event);
+
+    case GST_EVENT_FLUSH_STOP:
+      g_mutex_lock (&p->lock);
+      discard_held_locked (p);
+      reset_chain_locked (self);
+      p->flushing = FALSE;
+      p->deferred_flow = GST_FLOW_OK;
+      g_mutex_unlock (&p->lock);
+      return gst_pad_push_event (priv->srcpad, event);
+
+    case GST_EVENT_CAPS:{
+      /* Frames held so far are scored with the caps they came with. */
+      drain (self);
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      if (!set_caps (self, caps)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      return gst_pad_push_event (priv->srcpad, event);
+    }
+
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *segment;
+      gst_event_parse_segment (event, &segment);
+      g_mutex_lock (&p->lock);
+      gst_segment_copy_into (segment, &p->segment);
+      reset_chain_locked (self);
+      g_mutex_unlock (&p->lock);
+      return hold_or_push_event (self, event);
+    }
+
+    case GST_EVENT_STREAM_START:
+      drain (self);
+      g_mutex_lock (&p->lock);
+      reset_chain_locked (self);
+      p->next_index = 0;
+      g_mutex_unlock (&p->lock);
+      if (klass->reset_stream)
+        klass->reset_stream (self);
+      return gst_pad_push_event (priv->srcpad, event);
+
+    case GST_EVENT_EOS:
+      /* Everything out, then the summary, then EOS. */
+      drain (self);
+      post_summary (self);
+      return gst_pad_push_event (priv->srcpad, event);
+
+    default:
+      if (GST_EVENT_IS_SERIALIZED (event))
+        return hold_or_push_event (self, event);
+      return gst_pad_push_event (priv->srcpad, event);
+  }
+}
+
+/* Time frames may wait in a batch: batch-size - 1 frame durations, or the
+ * batch timeout if that is shorter. */
+static GstClockTime
+holding_latency (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  const Settings s = read_settings (self);
+  if (s.batch_size <= 1)
+    return 0;
+
+  GstClockTime frame_duration = GST_CLOCK_TIME_NONE;
+  g_mutex_lock (&p->lock);
+  if (p->have_info && GST_VIDEO_INFO_FPS_N (&p->info) > 0)
+    frame_duration = gst_util_uint64_scale_int (GST_SECOND, GST_VIDEO_INFO_FPS_D (&p->info),
+        GST_VIDEO_INFO_FPS_N (&p->info));
+  g_mutex_unlock (&p->lock);
+
+  GstClockTime latency = GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (frame_duration))
+    latency = frame_duration * (s.batch_size - 1);
+  if (s.batch_timeout > 0 && (!GST_CLOCK_TIME_IS_VALID (latency) || s.batch_timeout < latency))
+    latency = s.batch_timeout;
+  return latency;
+}
+
+static void
+post_latency_message (GstS2sAnalyzer * self)
+{
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+}
+
+static gboolean
+gst_s2s_analyzer_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    if (!gst_pad_peer_query (PRIV (self)->sinkpad, query))
+      return FALSE;
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GstClockTime ours = holding_latency (self);
+    if (!GST_CLOCK_TIME_IS_VALID (ours)) {
+      GST_ELEMENT_WARNING (self, CORE, CLOCK, ("Unknown batching latency"),
+          ("the stream has no framerate and batch-timeout is 0: frames may wait for a full "
+              "batch indefinitely; set batch-timeout for live sources"));
+      ours = 0;
+    }
+    GST_DEBUG_OBJECT (self, "adding %" GST_TIME_FORMAT " of batching latency",
+        GST_TIME_ARGS (ours));
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += ours;
+    gst_query_set_latency (query, live, min, max);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_s2s_analyzer_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
+    GstCaps *caps;
+    gst_query_parse_accept_caps (query, &caps);
+    GstVideoInfo info;
+    if (!gst_video_info_from_caps (&info, caps)
+        || GST_VIDEO_INFO_INTERLACE_MODE (&info) == GST_VIDEO_INTERLACE_MODE_ALTERNATE) {
+      gst_query_set_accept_caps_result (query, FALSE);
+      return TRUE;
+    }
+  }
+  /* Caps, accept-caps and allocation are proxied downstream (passthrough). */
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* ------------------------------------------------------------------------ */
+/* State                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void
+reset_stream_state (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  discard_held_locked (p);
+  p->have_info = FALSE;
+  gst_video_info_init (&p->info);
+  gst_segment_init (&p->segment, GST_FORMAT_UNDEFINED);
+  p->chain_open = FALSE;
+  p->next_index = 0;
+  p->flushing = FALSE;
+  p->deferred_flow = GST_FLOW_OK;
+  g_mutex_unlock (&p->lock);
+}
+
+static GstStateChangeReturn
+gst_s2s_analyzer_change_state (GstElement * element, GstStateChange transition)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (element);
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+  GstS2sAnalyzerPrivate *priv = PRIV (self);
+  Private *p = priv->p;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      reset_stream_state (self);
+      if (klass->reset_stream)
+        klass->reset_stream (self);
+      if (!klass->start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      p->started = TRUE;
+      start_timer (self);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* Score and push what is held while downstream may still take it;
+       * where it no longer does, the frames are dropped with their results
+       * already posted. */
+      stop_timer (self);
+      GST_PAD_STREAM_LOCK (priv->sinkpad);
+      drain (self);
+      GST_PAD_STREAM_UNLOCK (priv->sinkpad);
+      break;
+    default:
+      break;
+  }
+
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (gst_s2s_analyzer_parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    reset_stream_state (self);
+    if (p->started && klass->stop)
+      klass->stop (self);
+    p->started = FALSE;
+  }
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void
+gst_s2s_analyzer_finalize (GObject * object)
+{
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (object);
+  GstS2sAnalyzerPrivate *priv = PRIV (self);
+  stop_timer (self);
+  g_mutex_lock (&priv->p->lock);
+  discard_held_locked (priv->p);
+  g_mutex_unlock (&priv->p->lock);
+  delete priv->p;
+  G_OBJECT_CLASS (gst_s2s_analyzer_parent_class)->finalize (object);
+}
+
+static void
+gst_s2s_analyzer_class_init (GstS2sAnalyzerClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = gst_s2s_analyzer_finalize;
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_s2s_analyzer_change_state);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_S2S_ANALYZER, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_S2S_DEVICE, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_S2S_PRECISION, (GstPluginAPIFlags) 0);
+}
+
+static void
+gst_s2s_analyzer_init (GstS2sAnalyzer * self)
+{
+  GstS2sAnalyzerPrivate *priv = PRIV (self);
+  GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
+
+  priv->p = new Private ();
+
+  priv->sinkpad = gst_pad_new_from_template (gst_element_class_get_pad_template (klass, "sink"),
+      "sink");
+  gst_pad_set_chain_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_s2s_analyzer_chain));
+  gst_pad_set_event_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_s2s_analyzer_sink_event));
+  gst_pad_set_query_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_s2s_analyzer_sink_query));
+  GST_PAD_SET_PROXY_CAPS (priv->sinkpad);
+  GST_PAD_SET_PROXY_ALLOCATION (priv->sinkpad);
+  gst_element_add_pad (GST_ELEMENT (self), priv->sinkpad);
+
+  priv->srcpad = gst_pad_new_from_template (gst_element_class_get_pad_template (klass, "src"),
+      "src");
+  gst_pad_set_query_function (priv->srcpad, GST_DEBUG_FUNCPTR (gst_s2s_analyzer_src_query));
+  GST_PAD_SET_PROXY_CAPS (priv->srcpad);
+  GST_PAD_SET_PROXY_ALLOCATION (priv->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), priv->srcpad);
+}

@@ -1,0 +1,555 @@
+/**
+ * SECTION:element-s2smetrics
+ * @title: s2smetrics
+ *
+ * Compares every frame with the frame before it and reports MSE, inverse
+ * SSIM (1 - SSIM), LPIPS and their weighted sum, as the Python service it
+ * replaces computed them (OpenCV gray, scikit-image SSIM defaults). The
+ * frames pass through untouched.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m filesrc location=clip.mp4 ! decodebin ! videoconvert ! \
+ *     s2smetrics device=cpu metrics=mse+inv-ssim ! fakesink
+ * ]|
+ *
+ * ## Per-frame element message `s2smetrics` (frame t, compared with t-1)
+ * - `frame` (guint64): index of t since the stream started
+ * - `timestamp`, `stream-time`, `running-time`, `duration` (GstClockTime)
+ * - `mse`, `inv-ssim`, `lpips`, `weighted` (gdouble): NaN when not computed;
+ *   `weighted` = alpha*mse + beta*inv-ssim + gamma*lpips over the present ones
+ * - `status` (string): ok, partial, skipped or error; `reason` (string) when
+ *   not ok
+ * The first frame after a reset (flush, new segment, caps change, DISCONT,
+ * gap) has no predecessor: no message and no meta. The same fields are
+ * attached to the buffer as the custom meta `S2SMetricsMeta` (s2s-meta.h).
+ *
+ * At EOS: `s2smetrics-summary` with `frames` (pairs measured) and for each
+ * metric `<name>-mean`, `-min`, `-max`, `-p95`.
+ *
+ * Gray is OpenCV's COLOR_RGB2GRAY 15-bit rule. YUV input is first converted
+ * to 8-bit RGB with the caps' colorimetry (matrix and range), rounded to
+ * nearest, chroma taken from the covering sample (docs/metrics.md).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gsts2smetrics.h"
+
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pair_engine.h"
+#include "s2s-meta.h"
+#include "s2sstats.h"
+#include "s2svideo.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_s2s_metrics_debug);
+#define GST_CAT_DEFAULT gst_s2s_metrics_debug
+
+typedef enum
+{
+  GST_S2S_METRIC_MSE = 1 << 0,
+  GST_S2S_METRIC_INV_SSIM = 1 << 1,
+  GST_S2S_METRIC_LPIPS = 1 << 2,
+} GstS2sMetricFlags;
+
+typedef enum
+{
+  GST_S2S_SSIM_WINDOW_UNIFORM7,
+  GST_S2S_SSIM_WINDOW_GAUSSIAN11,
+} GstS2sSsimWindow;
+
+#define DEFAULT_METRICS (GST_S2S_METRIC_MSE | GST_S2S_METRIC_INV_SSIM | GST_S2S_METRIC_LPIPS)
+#define DEFAULT_LPIPS_MODEL S2S_MODELS_DIR "/lpips-alex-v0.1.safetensors"
+#define DEFAULT_LPIPS_SIZE 256
+#define DEFAULT_SSIM_WINDOW GST_S2S_SSIM_WINDOW_UNIFORM7
+#define DEFAULT_ALPHA 0.5
+#define DEFAULT_BETA 0.3
+#define DEFAULT_GAMMA 0.2
+#define DEFAULT_BATCH_SIZE 16
+
+enum
+{
+  PROP_METRICS = GST_S2S_ANALYZER_PROP_LAST,
+  PROP_LPIPS_MODEL,
+  PROP_LPIPS_SIZE,
+  PROP_SSIM_WINDOW,
+  PROP_ALPHA,
+  PROP_BETA,
+  PROP_GAMMA,
+};
+
+static GType
+gst_s2s_metric_flags_get_type (void)
+{
+  static GType type = 0;
+  static const GFlagsValue values[] = {
+    {GST_S2S_METRIC_MSE, "Mean squared error of the gray frames (0..65025)", "mse"},
+    {GST_S2S_METRIC_INV_SSIM, "1 - SSIM of the gray frames", "inv-ssim"},
+    {GST_S2S_METRIC_LPIPS, "LPIPS v0.1 (AlexNet)", "lpips"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_flags_register_static ("GstS2sMetricFlags", values));
+  return type;
+}
+
+static GType
+gst_s2s_ssim_window_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_S2S_SSIM_WINDOW_UNIFORM7, "7x7 uniform, sample covariance (scikit-image default)",
+        "uniform7"},
+    {GST_S2S_SSIM_WINDOW_GAUSSIAN11, "11x11 Gaussian sigma 1.5 (Wang et al. 2004)", "gaussian11"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstS2sSsimWindow", values));
+  return type;
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN ();
+
+struct Settings
+{
+  guint metrics = DEFAULT_METRICS;
+  std::string lpips_model = DEFAULT_LPIPS_MODEL;
+  guint lpips_size = DEFAULT_LPIPS_SIZE;
+  GstS2sSsimWindow ssim_window = DEFAULT_SSIM_WINDOW;
+  double alpha = DEFAULT_ALPHA;
+  double beta = DEFAULT_BETA;
+  double gamma = DEFAULT_GAMMA;
+};
+
+/* Built in start/set_info, used by the streaming thread only. */
+struct State
+{
+  std::unique_ptr<s2s::PairEngine> engine;
+  s2s::StreamFormat format;
+  bool lpips_available = false;
+  bool kept_valid = false;      /* the engine holds the previous frame */
+  bool warned_small = false;
+  bool warned_failure = false;
+  guint64 pairs = 0;
+  s2s::MetricSeries mse, inv_ssim, lpips, weighted;
+};
+
+}  // namespace
+
+struct _GstS2sMetrics
+{
+  GstS2sAnalyzer parent;
+  Settings *settings;           /* under the object lock */
+  State *state;
+};
+
+G_DEFINE_TYPE (GstS2sMetrics, gst_s2s_metrics, GST_TYPE_S2S_ANALYZER);
+GST_ELEMENT_REGISTER_DEFINE (s2smetrics, "s2smetrics", GST_RANK_NONE, GST_TYPE_S2S_METRICS);
+
+static Settings
+read_settings (GstS2sMetrics * self)
+{
+  GST_OBJECT_LOCK (self);
+  Settings s = *self->settings;
+  GST_OBJECT_UNLOCK (self);
+  return s;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static gboolean
+gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (analyzer);
+  const Settings s = read_settings (self);
+  State *st = self->state;
+
+  const GstS2sDevice device = gst_s2s_analyzer_get_device (analyzer);
+  if (device == GST_S2S_DEVICE_CUDA) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
+        ("device=cuda, but this build of gst-s2s has no CUDA engine for s2smetrics; "
+            "use device=auto or device=cpu"));
+    return FALSE;
+  }
+  if (device == GST_S2S_DEVICE_AUTO)
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND, ("No usable CUDA device: computing on the CPU"),
+        ("device=auto and this build of gst-s2s has no CUDA engine for s2smetrics"));
+
+  try {
+    st->engine = s2s::make_cpu_pair_engine (0);
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Could not start the metrics engine"),
+        ("%s", e.what ()));
+    return FALSE;
+  }
+
+  st->lpips_available = false;
+  if (s.metrics & GST_S2S_METRIC_LPIPS)
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("LPIPS is not available: computing the other metrics only"),
+        ("this build of gst-s2s has no LPIPS engine (model path %s); see docs/models.md. "
+            "Set metrics=mse+inv-ssim to silence this warning.", s.lpips_model.c_str ()));
+
+  GST_INFO_OBJECT (self, "started on %s", st->engine->name ());
+  return TRUE;
+}
+
+static void
+gst_s2s_metrics_stop (GstS2sAnalyzer * analyzer)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (analyzer);
+  self->state->engine.reset ();
+  self->state->kept_valid = false;
+}
+
+static gboolean
+gst_s2s_metrics_set_info (GstS2sAnalyzer * analyzer, const GstVideoInfo * info)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (analyzer);
+  State *st = self->state;
+  s2s::StreamFormat format;
+
+  if (!s2s::stream_format_from_info (info, &format)) {
+    GST_WARNING_OBJECT (self, "unsupported format %s", GST_VIDEO_INFO_NAME (info));
+    return FALSE;
+  }
+  std::string error;
+  if (!st->engine || !st->engine->configure (format, &error)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not configure the metrics engine"),
+        ("%s", error.c_str ()));
+    return FALSE;
+  }
+  st->format = format;
+  st->kept_valid = false;
+  st->warned_small = false;
+  GST_DEBUG_OBJECT (self, "configured for %dx%d %s", format.width, format.height,
+      s2s::format_name (format.format));
+  return TRUE;
+}
+
+static void
+gst_s2s_metrics_reset_stream (GstS2sAnalyzer * analyzer)
+{
+  State *st = GST_S2S_METRICS (analyzer)->state;
+  st->pairs = 0;
+  st->mse.clear ();
+  st->inv_ssim.clear ();
+  st->lpips.clear ();
+  st->weighted.clear ();
+  st->warned_failure = false;
+}
+
+/* Adds the metric fields, weighted sum and status to a result. */
+static void
+fill_result (GstStructure * r, const Settings & s, double mse, double inv_ssim, double lpips,
+    const std::string & missing)
+{
+  double weighted = 0;
+  bool any = false;
+  const double terms[3][2] = { {s.alpha, mse}, {s.beta, inv_ssim}, {s.gamma, lpips} };
+  for (const auto & t:terms) {
+    if (!std::isnan (t[1])) {
+      weighted += t[0] * t[1];
+      any = true;
+    }
+  }
+  if (!any)
+    weighted = kNaN;
+  gst_structure_set (r, "mse", G_TYPE_DOUBLE, mse, "inv-ssim", G_TYPE_DOUBLE, inv_ssim,
+      "lpips", G_TYPE_DOUBLE, lpips, "weighted", G_TYPE_DOUBLE, weighted,
+      "status", G_TYPE_STRING, missing.empty () ? S2S_STATUS_OK : S2S_STATUS_PARTIAL, NULL);
+  if (!missing.empty ())
+    gst_structure_set (r, "reason", G_TYPE_STRING, missing.c_str (), NULL);
+}
+
+static void
+mark_unscored (GstS2sAnalyzer * analyzer, GstS2sFrame * f, const char *status, const char *reason)
+{
+  f->result = gst_s2s_analyzer_new_result (analyzer, f);
+  gst_structure_set (f->result, "mse", G_TYPE_DOUBLE, kNaN, "inv-ssim", G_TYPE_DOUBLE, kNaN,
+      "lpips", G_TYPE_DOUBLE, kNaN, "weighted", G_TYPE_DOUBLE, kNaN,
+      "status", G_TYPE_STRING, status, "reason", G_TYPE_STRING, reason, NULL);
+}
+
+static void
+gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (analyzer);
+  State *st = self->state;
+  const Settings s = read_settings (self);
+  const gint64 t0 = g_get_monotonic_time ();
+
+  s2s::PairOptions options;
+  options.mse = (s.metrics & GST_S2S_METRIC_MSE) != 0;
+  options.ssim = (s.metrics & GST_S2S_METRIC_INV_SSIM) != 0;
+  options.window = s.ssim_window == GST_S2S_SSIM_WINDOW_GAUSSIAN11 ?
+      s2s::SsimWindow::kGaussian11 : s2s::SsimWindow::kUniform7;
+
+  /* The engine sees the scorable frames in order; a frame pairs with the
+   * one before it only if that one was scored too. */
+  std::vector<s2s::FrameView> views;
+  std::vector<uint8_t> paired;
+  std::vector<guint> owner;
+  bool previous_ok = st->kept_valid;
+  for (guint i = 0; i < n; ++i) {
+    GstS2sFrame & f = frames[i];
+    if (!f.scorable) {
+      previous_ok = false;
+      continue;
+    }
+    views.push_back (s2s::frame_view_from_video_frame (&f.vframe, st->format.format));
+    paired.push_back (f.has_previous && previous_ok);
+    owner.push_back (i);
+    previous_ok = true;
+  }
+
+  std::vector<s2s::PairResult> results (views.size ());
+  std::string error;
+  bool ok = true;
+  if (!views.empty ()) {
+    try {
+      ok = st->engine->score (views.data (), paired.data (), views.size (), options,
+          results.data (), &error);
+    } catch (const std::exception & e) {
+      ok = false;
+      error = e.what ();
+    }
+  }
+  st->kept_valid = ok && n > 0 && frames[n - 1].scorable;
+
+  if (!ok && !st->warned_failure) {
+    st->warned_failure = true;
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Frames could not be analysed"),
+        ("%s engine failed: %s; frames are forwarded unscored", st->engine->name (),
+            error.c_str ()));
+  }
+
+  std::string missing;
+  if (s.metrics & GST_S2S_METRIC_LPIPS)
+    missing = "lpips: not available in this build";
+  if (options.ssim && !s2s::ssim_defined_for (options.window, st->format.width,
+          st->format.height)) {
+    const int side = 2 * s2s::ssim_window_radius (options.window) + 1;
+    if (!missing.empty ())
+      missing += "; ";
+    missing += "inv-ssim: frame smaller than the " + std::to_string (side) + "x" +
+        std::to_string (side) + " SSIM window";
+    if (!st->warned_small) {
+      st->warned_small = true;
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Frames too small for SSIM"),
+          ("%dx%d frames are smaller than the %dx%d window: inv-ssim is NaN",
+              st->format.width, st->format.height, side, side));
+    }
+  }
+
+  guint scored = 0;
+  for (size_t k = 0; k < owner.size (); ++k) {
+    GstS2sFrame & f = frames[owner[k]];
+    if (!ok) {
+      if (f.has_previous)
+        mark_unscored (analyzer, &f, S2S_STATUS_ERROR, error.c_str ());
+      continue;
+    }
+    if (!paired[k])
+      continue;                 /* first frame after a reset: nothing to report */
+    const double mse = results[k].mse;
+    const double inv_ssim = 1.0 - results[k].ssim;      /* NaN stays NaN */
+    f.result = gst_s2s_analyzer_new_result (analyzer, &f);
+    fill_result (f.result, s, mse, inv_ssim, kNaN, missing);
+    double weighted = kNaN;
+    gst_structure_get_double (f.result, "weighted", &weighted);
+    st->mse.add (mse);
+    st->inv_ssim.add (inv_ssim);
+    st->weighted.add (weighted);
+    st->pairs++;
+    scored++;
+  }
+  /* Frames that could not be analysed say so (gap buffers, unreadable ones). */
+  for (guint i = 0; i < n; ++i) {
+    if (!frames[i].scorable)
+      mark_unscored (analyzer, &frames[i], frames[i].unscored_status, frames[i].unscored_reason);
+  }
+
+  GST_DEBUG_OBJECT (self, "batch of %u frames: %u pairs on %s in %.3f ms", n, scored,
+      st->engine->name (), (g_get_monotonic_time () - t0) / 1000.0);
+}
+
+static GstStructure *
+gst_s2s_metrics_make_summary (GstS2sAnalyzer * analyzer)
+{
+  State *st = GST_S2S_METRICS (analyzer)->state;
+  GstStructure *s = gst_structure_new ("s2smetrics-summary",
+      "frames", G_TYPE_UINT64, st->pairs, NULL);
+  st->mse.write (s, "mse");
+  st->inv_ssim.write (s, "inv-ssim");
+  st->lpips.write (s, "lpips");
+  st->weighted.write (s, "weighted");
+  return s;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+gst_s2s_metrics_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (object);
+  if (prop_id < GST_S2S_ANALYZER_PROP_LAST) {
+    gst_s2s_analyzer_set_common_property (object, prop_id, value, pspec);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  Settings *s = self->settings;
+  switch (prop_id) {
+    case PROP_METRICS:
+      s->metrics = g_value_get_flags (value);
+      break;
+    case PROP_LPIPS_MODEL:
+      s->lpips_model = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_LPIPS_SIZE:
+      s->lpips_size = g_value_get_uint (value);
+      break;
+    case PROP_SSIM_WINDOW:
+      s->ssim_window = (GstS2sSsimWindow) g_value_get_enum (value);
+      break;
+    case PROP_ALPHA:
+      s->alpha = g_value_get_double (value);
+      break;
+    case PROP_BETA:
+      s->beta = g_value_get_double (value);
+      break;
+    case PROP_GAMMA:
+      s->gamma = g_value_get_double (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_s2s_metrics_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (object);
+  if (prop_id < GST_S2S_ANALYZER_PROP_LAST) {
+    gst_s2s_analyzer_get_common_property (object, prop_id, value, pspec);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  const Settings *s = self->settings;
+  switch (prop_id) {
+    case PROP_METRICS:
+      g_value_set_flags (value, s->metrics);
+      break;
+    case PROP_LPIPS_MODEL:
+      g_value_set_string (value, s->lpips_model.c_str ());
+      break;
+    case PROP_LPIPS_SIZE:
+      g_value_set_uint (value, s->lpips_size);
+      break;
+    case PROP_SSIM_WINDOW:
+      g_value_set_enum (value, s->ssim_window);
+      break;
+    case PROP_ALPHA:
+      g_value_set_double (value, s->alpha);
+      break;
+    case PROP_BETA:
+      g_value_set_double (value, s->beta);
+      break;
+    case PROP_GAMMA:
+      g_value_set_double (value, s->gamma);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_s2s_metrics_finalize (GObject * object)
+{
+  GstS2sMetrics *self = GST_S2S_METRICS (object);
+  delete self->state;
+  delete self->settings;
+  G_OBJECT_CLASS (gst_s2s_metrics_parent_class)->finalize (object);
+}
+
+static void
+gst_s2s_metrics_class_init (GstS2sMetricsClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstS2sAnalyzerClass *analyzer_class = GST_S2S_ANALYZER_CLASS (klass);
+  const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags rw_playing = (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING);
+  const GParamFlags rw_ready = (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
+
+  GST_DEBUG_CATEGORY_INIT (gst_s2s_metrics_debug, "s2smetrics", 0,
+      "consecutive-frame video quality metrics");
+
+  gobject_class->set_property = gst_s2s_metrics_set_property;
+  gobject_class->get_property = gst_s2s_metrics_get_property;
+  gobject_class->finalize = gst_s2s_metrics_finalize;
+
+  gst_s2s_analyzer_class_install_properties (gobject_class, DEFAULT_BATCH_SIZE);
+  g_object_class_install_property (gobject_class, PROP_METRICS,
+      g_param_spec_flags ("metrics", "Metrics",
+          "Metrics to compute (weighted uses those present, the others count as 0)",
+          gst_s2s_metric_flags_get_type (), DEFAULT_METRICS, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_LPIPS_MODEL,
+      g_param_spec_string ("lpips-model", "LPIPS model",
+          "LPIPS weights file (safetensors), see docs/models.md", DEFAULT_LPIPS_MODEL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_LPIPS_SIZE,
+      g_param_spec_uint ("lpips-size", "LPIPS size",
+          "Square size frames are resized to for LPIPS, as the replaced service "
+          "(0 = native resolution)", 0, 8192, DEFAULT_LPIPS_SIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_SSIM_WINDOW,
+      g_param_spec_enum ("ssim-window", "SSIM window", "SSIM window",
+          gst_s2s_ssim_window_get_type (), DEFAULT_SSIM_WINDOW, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_ALPHA,
+      g_param_spec_double ("alpha", "Alpha", "Weight of mse in the weighted difference",
+          -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_ALPHA, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_BETA,
+      g_param_spec_double ("beta", "Beta", "Weight of inv-ssim in the weighted difference",
+          -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_BETA, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_GAMMA,
+      g_param_spec_double ("gamma", "Gamma", "Weight of lpips in the weighted difference",
+          -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_GAMMA, rw_playing));
+
+  gst_element_class_set_static_metadata (element_class, "Consecutive-frame video metrics",
+      "Filter/Analyzer/Video",
+      "Compares each frame with the one before: MSE, inverse SSIM, LPIPS, weighted sum",
+      "gst-s2s developers");
+
+  analyzer_class->message_name = "s2smetrics";
+  analyzer_class->meta_name = S2S_METRICS_META_NAME;
+  analyzer_class->start = gst_s2s_metrics_start;
+  analyzer_class->stop = gst_s2s_metrics_stop;
+  analyzer_class->set_info = gst_s2s_metrics_set_info;
+  analyzer_class->reset_stream = gst_s2s_metrics_reset_stream;
+  analyzer_class->score = gst_s2s_metrics_score;
+  analyzer_class->make_summary = gst_s2s_metrics_make_summary;
+
+  gst_type_mark_as_plugin_api (gst_s2s_metric_flags_get_type (), (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (gst_s2s_ssim_window_get_type (), (GstPluginAPIFlags) 0);
+}
+
+static void
+gst_s2s_metrics_init (GstS2sMetrics * self)
+{
+  self->settings = new Settings ();
+  self->state = new State ();
+}

@@ -1,0 +1,56 @@
+/* Per-metric series for the EOS summaries: mean, min, max and 95th
+ * percentile (NumPy's default linear interpolation) of the values seen. */
+#pragma once
+
+#include <gst/gst.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace s2s {
+
+class MetricSeries
+{
+public:
+  void add (double v)
+  {
+    if (!std::isnan (v))
+      values_.push_back (v);
+  }
+  void clear () { values_.clear (); }
+  size_t size () const { return values_.size (); }
+
+  /* Sets <name>-mean, -min, -max, -p95 (NaN when there were no values). */
+  void write (GstStructure * s, const char *name) const
+  {
+    const double nan = std::numeric_limits<double>::quiet_NaN ();
+    double mean = nan, lo = nan, hi = nan, p95 = nan;
+    if (!values_.empty ()) {
+      std::vector<double> v (values_);
+      std::sort (v.begin (), v.end ());
+      double sum = 0;
+      for (double x : v)
+        sum += x;
+      mean = sum / v.size ();
+      lo = v.front ();
+      hi = v.back ();
+      const double pos = 0.95 * (v.size () - 1);
+      const size_t below = static_cast<size_t> (std::floor (pos));
+      const size_t above = std::min (below + 1, v.size () - 1);
+      p95 = v[below] + (v[above] - v[below]) * (pos - below);
+    }
+    const std::string n (name);
+    gst_structure_set (s, (n + "-mean").c_str (), G_TYPE_DOUBLE, mean,
+        (n + "-min").c_str (), G_TYPE_DOUBLE, lo,
+        (n + "-max").c_str (), G_TYPE_DOUBLE, hi,
+        (n + "-p95").c_str (), G_TYPE_DOUBLE, p95, NULL);
+  }
+
+private:
+  std::vector<double> values_;
+};
+
+}  // namespace s2s

@@ -1,0 +1,69 @@
+#include "s2svideo.h"
+
+#include "convert.h"
+
+namespace s2s {
+
+bool
+pixel_format_from_gst (GstVideoFormat format, PixelFormat * out)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_GRAY8: *out = PixelFormat::kGray8; return true;
+    case GST_VIDEO_FORMAT_RGB: *out = PixelFormat::kRgb; return true;
+    case GST_VIDEO_FORMAT_BGR: *out = PixelFormat::kBgr; return true;
+    case GST_VIDEO_FORMAT_RGBA: *out = PixelFormat::kRgba; return true;
+    case GST_VIDEO_FORMAT_BGRA: *out = PixelFormat::kBgra; return true;
+    case GST_VIDEO_FORMAT_RGBx: *out = PixelFormat::kRgbx; return true;
+    case GST_VIDEO_FORMAT_BGRx: *out = PixelFormat::kBgrx; return true;
+    case GST_VIDEO_FORMAT_ARGB: *out = PixelFormat::kArgb; return true;
+    case GST_VIDEO_FORMAT_ABGR: *out = PixelFormat::kAbgr; return true;
+    case GST_VIDEO_FORMAT_xRGB: *out = PixelFormat::kXrgb; return true;
+    case GST_VIDEO_FORMAT_xBGR: *out = PixelFormat::kXbgr; return true;
+    case GST_VIDEO_FORMAT_I420: *out = PixelFormat::kI420; return true;
+    case GST_VIDEO_FORMAT_YV12: *out = PixelFormat::kYv12; return true;
+    case GST_VIDEO_FORMAT_Y42B: *out = PixelFormat::kY42b; return true;
+    case GST_VIDEO_FORMAT_Y444: *out = PixelFormat::kY444; return true;
+    case GST_VIDEO_FORMAT_NV12: *out = PixelFormat::kNv12; return true;
+    case GST_VIDEO_FORMAT_NV21: *out = PixelFormat::kNv21; return true;
+    case GST_VIDEO_FORMAT_NV16: *out = PixelFormat::kNv16; return true;
+    case GST_VIDEO_FORMAT_NV24: *out = PixelFormat::kNv24; return true;
+    default: return false;
+  }
+}
+
+bool
+stream_format_from_info (const GstVideoInfo * info, StreamFormat * out)
+{
+  if (!pixel_format_from_gst (GST_VIDEO_INFO_FORMAT (info), &out->format))
+    return false;
+  out->width = GST_VIDEO_INFO_WIDTH (info);
+  out->height = GST_VIDEO_INFO_HEIGHT (info);
+
+  GstVideoColorMatrix matrix = info->colorimetry.matrix;
+  if (matrix == GST_VIDEO_COLOR_MATRIX_UNKNOWN || matrix == GST_VIDEO_COLOR_MATRIX_RGB)
+    matrix = out->height > 576 ? GST_VIDEO_COLOR_MATRIX_BT709 : GST_VIDEO_COLOR_MATRIX_BT601;
+  gdouble kr = 0.299, kb = 0.114;
+  if (!gst_video_color_matrix_get_Kr_Kb (matrix, &kr, &kb)) {
+    kr = 0.299;
+    kb = 0.114;
+  }
+  const bool full = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+  out->yuv = make_yuv_to_rgb (kr, kb, full);
+  return true;
+}
+
+FrameView
+frame_view_from_video_frame (const GstVideoFrame * frame, PixelFormat format)
+{
+  FrameView v;
+  v.format = format;
+  v.width = GST_VIDEO_FRAME_WIDTH (frame);
+  v.height = GST_VIDEO_FRAME_HEIGHT (frame);
+  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (frame) && i < 3; ++i) {
+    v.planes[i] = static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (frame, i));
+    v.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, i);
+  }
+  return v;
+}
+
+}  // namespace s2s

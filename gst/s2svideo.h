@@ -1,0 +1,23 @@
+/* Glue between GStreamer video types and the GStreamer-free kernels. */
+#pragma once
+
+#include <gst/video/video.h>
+
+#include "frame.h"
+#include "pair_engine.h"
+
+namespace s2s {
+
+/* FALSE for formats the kernels do not read (refused at negotiation). */
+bool pixel_format_from_gst (GstVideoFormat format, PixelFormat * out);
+
+/* Format, size and YUV matrix of a stream. The matrix comes from the caps'
+ * colorimetry; where it is unknown or RGB on a YUV stream, GStreamer's
+ * default for the size is used (BT.709 above 576 lines, else BT.601). */
+bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out);
+
+/* A view of a mapped frame: plane pointers and strides as mapped, so
+ * GstVideoMeta strides and plane offsets are honoured. */
+FrameView frame_view_from_video_frame (const GstVideoFrame * frame, PixelFormat format);
+
+}  // namespace s2s
