@@ -555,7 +555,7 @@ to_time (const GstSegment & segment, GstClockTime ts, gboolean running)
 }
 
 static GstFlowReturn
-gst_s2s_analyzer_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
+gst_s2s_analyzer_chain (GstPad *, GstObject * parent, GstBuffer * buffer)
 {
   GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
   Private *p = PRIV (self)->p;
@@ -572,6 +572,8 @@ gst_s2s_analyzer_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
     /* A push from the timeout thread failed: tell upstream now. */
     GstFlowReturn flow = p->deferred_flow;
     p->deferred_flow = GST_FLOW_OK;
+    p->next_index++;            /* it was still a frame of the stream */
+    p->chain_open = FALSE;      /* and the next one does not follow it */
     g_mutex_unlock (&p->lock);
     gst_buffer_unref (buffer);
     return flow;
@@ -627,6 +629,16 @@ hold_or_push_event (GstS2sAnalyzer * self, GstEvent * event)
   return gst_pad_push_event (PRIV (self)->srcpad, event);
 }
 
+/* Caps the template lets through but we do not take: one field per buffer
+ * (interlace-mode=alternate; gst_video_info_from_caps accepts it even
+ * without the format:Interlaced feature). */
+static gboolean
+info_from_supported_caps (GstCaps * caps, GstVideoInfo * info)
+{
+  return gst_video_info_from_caps (info, caps)
+      && GST_VIDEO_INFO_INTERLACE_MODE (info) != GST_VIDEO_INTERLACE_MODE_ALTERNATE;
+}
+
 static gboolean
 set_caps (GstS2sAnalyzer * self, GstCaps * caps)
 {
@@ -634,12 +646,8 @@ set_caps (GstS2sAnalyzer * self, GstCaps * caps)
   Private *p = PRIV (self)->p;
   GstVideoInfo info;
 
-  if (!gst_video_info_from_caps (&info, caps)) {
-    GST_WARNING_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, caps);
-    return FALSE;
-  }
-  if (GST_VIDEO_INFO_INTERLACE_MODE (&info) == GST_VIDEO_INTERLACE_MODE_ALTERNATE) {
-    GST_WARNING_OBJECT (self, "interlace-mode=alternate (one field per buffer) is not supported");
+  if (!info_from_supported_caps (caps, &info)) {
+    GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, caps);
     return FALSE;
   }
 
@@ -671,7 +679,7 @@ post_summary (GstS2sAnalyzer * self)
 }
 
 static gboolean
-gst_s2s_analyzer_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+gst_s2s_analyzer_sink_event (GstPad *, GstObject * parent, GstEvent * event)
 {
   GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
   GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
@@ -805,21 +813,65 @@ gst_s2s_analyzer_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
   return gst_pad_query_default (pad, parent, query);
 }
 
+/* Upstream's buffers stay with us while a batch fills: ask for that many
+ * more in every pool, so that a bounded pool (a decoder's) cannot run dry
+ * while we wait for it to fill our batch. */
+static void
+reserve_held_buffers (GstS2sAnalyzer * self, GstQuery * query)
+{
+  const guint extra = read_settings (self).batch_size;
+  const guint n = gst_query_get_n_allocation_pools (query);
+  if (n == 0) {
+    GstCaps *caps;
+    GstVideoInfo info;
+    gst_query_parse_allocation (query, &caps, NULL);
+    if (caps && gst_video_info_from_caps (&info, caps))
+      gst_query_add_allocation_pool (query, NULL, (guint) GST_VIDEO_INFO_SIZE (&info), extra, 0);
+    return;
+  }
+  for (guint i = 0; i < n; ++i) {
+    GstBufferPool *pool;
+    guint size, min, max;
+    gst_query_parse_nth_allocation_pool (query, i, &pool, &size, &min, &max);
+    gst_query_set_nth_allocation_pool (query, i, pool, size, min + extra, max ? max + extra : 0);
+    if (pool)
+      gst_object_unref (pool);
+  }
+}
+
 static gboolean
 gst_s2s_analyzer_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
-  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
-    GstCaps *caps;
-    gst_query_parse_accept_caps (query, &caps);
-    GstVideoInfo info;
-    if (!gst_video_info_from_caps (&info, caps)
-        || GST_VIDEO_INFO_INTERLACE_MODE (&info) == GST_VIDEO_INTERLACE_MODE_ALTERNATE) {
-      gst_query_set_accept_caps_result (query, FALSE);
-      return TRUE;
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_ACCEPT_CAPS:{
+      GstCaps *caps;
+      GstVideoInfo info;
+      gst_query_parse_accept_caps (query, &caps);
+      if (!info_from_supported_caps (caps, &info)) {
+        gst_query_set_accept_caps_result (query, FALSE);
+        return TRUE;
+      }
+      /* and whatever downstream and our template say */
+      return gst_pad_query_default (pad, parent, query);
     }
+    case GST_QUERY_DRAIN:
+      /* Serialized: upstream (a decoder reconfiguring its pool) wants every
+       * buffer it gave us back. */
+      drain (self);
+      return gst_pad_query_default (pad, parent, query);
+    case GST_QUERY_ALLOCATION:
+      if (!gst_pad_query_default (pad, parent, query))
+        return FALSE;
+      reserve_held_buffers (self, query);
+      return TRUE;
+    default:
+      /* Caps queries are proxied downstream (passthrough) and intersected
+       * with our template, which refuses formats the kernels do not read
+       * and other memory types. */
+      return gst_pad_query_default (pad, parent, query);
   }
-  /* Caps, accept-caps and allocation are proxied downstream (passthrough). */
-  return gst_pad_query_default (pad, parent, query);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -861,9 +913,9 @@ gst_s2s_analyzer_change_state (GstElement * element, GstStateChange transition)
       start_timer (self);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
-      /* Score and push what is held while downstream may still take it;
-       * where it no longer does, the frames are dropped with their results
-       * already posted. */
+      /* Score and push what is held while downstream may still take it.
+       * Where it no longer does (it went to READY first), the first push
+       * fails and the rest of the held frames are dropped unreported. */
       stop_timer (self);
       GST_PAD_STREAM_LOCK (priv->sinkpad);
       drain (self);

@@ -15,7 +15,7 @@
 
 G_BEGIN_DECLS
 
-/* Custom meta names; the structures are named after the elements. */
+/* Custom meta names (also the names of the metas' structures). */
 #define S2S_METRICS_META_NAME "S2SMetricsMeta"
 #define S2S_MUSIQ_SCORE_META_NAME "MusiqScoreMeta"
 
