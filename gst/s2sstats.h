@@ -40,7 +40,10 @@ public:
       const double pos = 0.95 * (v.size () - 1);
       const size_t below = static_cast<size_t> (std::floor (pos));
       const size_t above = std::min (below + 1, v.size () - 1);
-      p95 = v[below] + (v[above] - v[below]) * (pos - below);
+      /* numpy's _lerp: from the nearer end, so the result is exact at
+       * t = 0 and t = 1 and matches NumPy to the last bit. */
+      const double t = pos - below, a = v[below], b = v[above];
+      p95 = t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
     }
     const std::string n (name);
     gst_structure_set (s, (n + "-mean").c_str (), G_TYPE_DOUBLE, mean,
