@@ -10,7 +10,8 @@ CHECK_LINE = re.compile(r"^\d+%: Checks: (\d+), Failures: (\d+), Errors: (\d+)",
 passed = failed = skipped = 0
 for line in open(sys.argv[1], encoding="utf-8"):
     test = json.loads(line)
-    name, result, out = test["name"], test["result"], test.get("stdo", "") or ""
+    name, result = test["name"], test["result"]
+    out = (test.get("stdout") or "") + (test.get("stderr") or "")
     lines = CHECK_LINE.findall(out)
     if result == "SKIP":
         skipped += 1
