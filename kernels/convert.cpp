@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include "simd.h"
 
 namespace s2s {
 
@@ -25,7 +28,7 @@ namespace {
 
 // Packed RGB, compile-time layout so the compiler vectorizes the row loop.
 template <int kStride, int kR, int kG, int kB>
-void packed_to_gray_row(const uint8_t *src, uint8_t *dst, int width) {
+S2S_SIMD_CLONES void packed_to_gray_row(const uint8_t *src, uint8_t *dst, int width) {
   for (int x = 0; x < width; ++x) {
     const uint8_t *p = src + x * kStride;
     dst[x] = gray_from_rgb(p[kR], p[kG], p[kB]);
@@ -67,24 +70,55 @@ RowFn packed_row_fn(PixelFormat f) {
 // (x >> shift_x, y >> shift_y): nearest siting, no interpolation, which keeps
 // every read inside the plane for odd sizes (chroma planes are ceil(w/2)
 // wide) and is trivially the same on the GPU.
-template <bool kGray>
-void yuv_row(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, uint8_t *dst) {
+//
+// Gray is the hot path (every frame of s2smetrics): the chroma terms of the
+// row are computed once per sample and spread over the pixels they cover,
+// so the per-pixel loop reads contiguous arrays and vectorizes.
+struct ChromaRow {
+  std::vector<int32_t> r, g, b;
+};
+
+template <int kStep, int kShiftX>
+S2S_SIMD_CLONES void yuv_gray_row(const uint8_t *yp, const uint8_t *up, const uint8_t *vp, int width,
+                                  const YuvToRgb &m, ChromaRow &t, uint8_t *dst) {
+  int32_t *cr = t.r.data(), *cg = t.g.data(), *cb = t.b.data();
+  const int samples = (width + (1 << kShiftX) - 1) >> kShiftX;
+  for (int c = 0; c < samples; ++c) {
+    const ChromaTerms ct = chroma_terms(m, up[c * kStep], vp[c * kStep]);
+    for (int k = 0; k < (1 << kShiftX); ++k) {
+      cr[(c << kShiftX) + k] = ct.r;
+      cg[(c << kShiftX) + k] = ct.g;
+      cb[(c << kShiftX) + k] = ct.b;
+    }
+  }
+  for (int x = 0; x < width; ++x) dst[x] = gray_from_terms(luma_term(m, yp[x]), cr[x], cg[x], cb[x]);
+}
+
+void yuv_gray_row_any(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, ChromaRow &t,
+                      uint8_t *dst) {
   const uint8_t *yp = src.planes[0] + y * src.strides[0];
   const int cy = y >> l.chroma_shift_y;
   const uint8_t *up = src.planes[l.u_plane] + cy * src.strides[l.u_plane] + l.u_offset;
   const uint8_t *vp = src.planes[l.v_plane] + cy * src.strides[l.v_plane] + l.v_offset;
-  const int step = l.uv_step;
-  const int sx = l.chroma_shift_x;
+  if (l.uv_step == 2)
+    l.chroma_shift_x ? yuv_gray_row<2, 1>(yp, up, vp, src.width, m, t, dst)
+                     : yuv_gray_row<2, 0>(yp, up, vp, src.width, m, t, dst);
+  else
+    l.chroma_shift_x ? yuv_gray_row<1, 1>(yp, up, vp, src.width, m, t, dst)
+                     : yuv_gray_row<1, 0>(yp, up, vp, src.width, m, t, dst);
+}
+
+void yuv_rgb_row(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, uint8_t *dst) {
+  const uint8_t *yp = src.planes[0] + y * src.strides[0];
+  const int cy = y >> l.chroma_shift_y;
+  const uint8_t *up = src.planes[l.u_plane] + cy * src.strides[l.u_plane] + l.u_offset;
+  const uint8_t *vp = src.planes[l.v_plane] + cy * src.strides[l.v_plane] + l.v_offset;
   for (int x = 0; x < src.width; ++x) {
-    const int c = (x >> sx) * step;
-    if (kGray) {
-      dst[x] = gray_from_yuv(m, yp[x], up[c], vp[c]);
-    } else {
-      const Rgb8 p = rgb_from_yuv(m, yp[x], up[c], vp[c]);
-      dst[3 * x] = p.r;
-      dst[3 * x + 1] = p.g;
-      dst[3 * x + 2] = p.b;
-    }
+    const int c = (x >> l.chroma_shift_x) * l.uv_step;
+    const Rgb8 p = rgb_from_yuv(m, yp[x], up[c], vp[c]);
+    dst[3 * x] = p.r;
+    dst[3 * x + 1] = p.g;
+    dst[3 * x + 2] = p.b;
   }
 }
 
@@ -92,10 +126,21 @@ template <bool kGray>
 void convert_rows(const FrameView &src, const YuvToRgb &yuv, uint8_t *dst, int64_t dst_stride, int row_begin,
                   int row_end) {
   const FormatLayout l = format_layout(src.format);
+  ChromaRow chroma;
+  if (kGray && l.is_yuv) {
+    // rounded up to whole chroma samples: the spread loop writes them all
+    const size_t n = static_cast<size_t>(src.width) + 1;
+    chroma.r.resize(n);
+    chroma.g.resize(n);
+    chroma.b.resize(n);
+  }
   for (int y = row_begin; y < row_end; ++y) {
     uint8_t *out = dst + y * dst_stride;
     if (l.is_yuv) {
-      yuv_row<kGray>(src, l, yuv, y, out);
+      if (kGray)
+        yuv_gray_row_any(src, l, yuv, y, chroma, out);
+      else
+        yuv_rgb_row(src, l, yuv, y, out);
     } else if (l.is_gray) {
       const uint8_t *in = src.planes[0] + y * src.strides[0];
       if (kGray) {

@@ -59,20 +59,42 @@ struct Rgb8 {
   uint8_t r, g, b;
 };
 
-S2S_HD Rgb8 rgb_from_yuv(const YuvToRgb &m, int y, int u, int v) {
-  const int32_t yy = m.c_y * (y - m.y_offset);
+// The conversion in two parts, so a chroma sample's terms can be computed
+// once for all the pixels it covers. Integer sums are exact, so splitting
+// them changes nothing in the result.
+struct ChromaTerms {
+  int32_t r, g, b;
+};
+
+S2S_HD ChromaTerms chroma_terms(const YuvToRgb &m, int u, int v) {
   const int32_t uu = u - 128;
   const int32_t vv = v - 128;
+  ChromaTerms t;
+  t.r = m.c_rv * vv;
+  t.g = m.c_gu * uu + m.c_gv * vv;
+  t.b = m.c_bu * uu;
+  return t;
+}
+
+S2S_HD int32_t luma_term(const YuvToRgb &m, int y) { return m.c_y * (y - m.y_offset); }
+
+S2S_HD uint8_t gray_from_terms(int32_t luma, int32_t cr, int32_t cg, int32_t cb) {
+  return gray_from_rgb(clamp_u8_fixed(luma + cr), clamp_u8_fixed(luma + cg), clamp_u8_fixed(luma + cb));
+}
+
+S2S_HD Rgb8 rgb_from_yuv(const YuvToRgb &m, int y, int u, int v) {
+  const int32_t yy = luma_term(m, y);
+  const ChromaTerms t = chroma_terms(m, u, v);
   Rgb8 out;
-  out.r = clamp_u8_fixed(yy + m.c_rv * vv);
-  out.g = clamp_u8_fixed(yy + m.c_gu * uu + m.c_gv * vv);
-  out.b = clamp_u8_fixed(yy + m.c_bu * uu);
+  out.r = clamp_u8_fixed(yy + t.r);
+  out.g = clamp_u8_fixed(yy + t.g);
+  out.b = clamp_u8_fixed(yy + t.b);
   return out;
 }
 
 S2S_HD uint8_t gray_from_yuv(const YuvToRgb &m, int y, int u, int v) {
-  const Rgb8 c = rgb_from_yuv(m, y, u, v);
-  return gray_from_rgb(c.r, c.g, c.b);
+  const ChromaTerms t = chroma_terms(m, u, v);
+  return gray_from_terms(luma_term(m, y), t.r, t.g, t.b);
 }
 
 // ---------------------------------------------------------------------------

@@ -18,7 +18,8 @@ writes them raw to a temporary directory and runs, in the same process run:
   for the conversion the replaced service needed:
   cv2.cvtColor(nv12, COLOR_YUV2BGR_NV12) then cv2.cvtColor(bgr,
   COLOR_BGR2GRAY), once per frame. scikit-image takes ~0.2 s a pair, so it is
-  timed on fewer pairs (one cycle of frames by default), as the table says.
+  timed on fewer pairs (one cycle of frames by default), as the table says,
+  pair by pair: its pairs/s is 1 / the median pair time, with the min-max.
 
 The engine's frame cycle repeats after --frames frames and the motion is
 periodic over that cycle, so every pair (including the wrap from the last
@@ -147,7 +148,8 @@ def run_reference(frames, n_pairs, to_gray):
 
     Each timed step converts the new frame (to_gray, or nothing for gray
     input) and computes SSIM + MSE against the previous frame's gray image.
-    Returns (pairs_per_s, per-pair seconds, mean_mse, mean_ssim).
+    Returns (pairs_per_s from the median pair time, per-pair seconds,
+    mean_mse, mean_ssim, CPU seconds per pair).
     """
     conv = to_gray if to_gray is not None else (lambda a: a)
     n = len(frames)
@@ -159,6 +161,7 @@ def run_reference(frames, n_pairs, to_gray):
 
     times, mses, ssims = [], [], []
     prev = conv(frames[n - 1])
+    cpu0 = time.process_time()
     for k in range(n_pairs):
         t0 = time.perf_counter()
         cur = conv(frames[k % n])
@@ -169,7 +172,8 @@ def run_reference(frames, n_pairs, to_gray):
         mses.append(float(m))
         ssims.append(float(s))
         prev = cur
-    return n_pairs / sum(times), times, float(np.mean(mses)), float(np.mean(ssims))
+    cpu = time.process_time() - cpu0
+    return 1.0 / statistics.median(times), times, float(np.mean(mses)), float(np.mean(ssims)), cpu / n_pairs
 
 
 # --------------------------------------------------------------------------
@@ -192,6 +196,14 @@ def usable_cpus():
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count()
+
+
+def load_average():
+    """1-minute load average, or None: other work on the machine skews timings."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def fmt_rate(v):
@@ -228,6 +240,7 @@ def main():
         sys.exit("not an executable: %s" % binary)
 
     started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = load_average()
     print("generating %d frames %dx%d (seed %d) ..." % (nf, w, h, args.seed), flush=True)
     gray_frames, nv12_frames = make_frames(w, h, nf, args.seed)
 
@@ -255,24 +268,27 @@ def main():
                     "median": statistics.median(rates), "min": min(rates), "max": max(rates),
                     "mse": statistics.mean(r["mean_mse"] for r in res),
                     "ssim": statistics.mean(r["mean_ssim"] for r in res),
+                    "cpu_ms": 1e3 * statistics.median(r["cpu_seconds"] / r["pairs"] for r in res),
                     "ref": ref,
                 })
 
+    load_end = load_average()
     whole_cycles = pairs % nf == 0 and ref_pairs % nf == 0
     lines = []
     lines.append("### CPU pairs/s, MSE + SSIM, %dx%d" % (w, h))
     lines.append("")
     lines.append("| input | batch | our pairs/s, median (min–max) | our threads | our pairs timed | "
-                 "scikit-image pairs/s (pairs timed) | ratio, median (min) |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+                 "scikit-image pairs/s, median (min–max) | scikit-image pairs timed | ratio of medians (our min) |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ref = r["ref"]
         ref_rate = ref[0] if ref else None
         ratio = "n/a" if not ref else "%.1f× (%.1f×)" % (r["median"] / ref_rate, r["min"] / ref_rate)
-        ref_cell = "n/a" if not ref else "%s (%d)" % (fmt_rate(ref_rate), ref_pairs)
-        lines.append("| %s | %d | %s (%s–%s) | %d | %d × %d | %s | %s |" % (
+        ref_cell = "n/a" if not ref else "%s (%s–%s)" % (
+            fmt_rate(ref_rate), fmt_rate(1.0 / max(ref[1])), fmt_rate(1.0 / min(ref[1])))
+        lines.append("| %s | %d | %s (%s–%s) | %d | %d × %d | %s | %s | %s |" % (
             r["fmt"], r["batch"], fmt_rate(r["median"]), fmt_rate(r["min"]), fmt_rate(r["max"]), r["threads"],
-            reps, pairs, ref_cell, ratio))
+            reps, pairs, ref_cell, "n/a" if not ref else "%d" % ref_pairs, ratio))
     lines.append("")
     lines.append("Checksums (mean over the pairs; engine: all repetitions, reference: its timed pairs):")
     lines.append("")
@@ -283,17 +299,21 @@ def main():
         lines.append("| %s | %d | %.6f | %s | %.8f | %s |" % (
             r["fmt"], r["batch"], r["mse"], "n/a" if not ref else "%.6f" % ref[2], r["ssim"],
             "n/a" if not ref else "%.8f" % ref[3]))
+    lines.append("")
+    lines.append("CPU time per pair (all threads; less sensitive than pairs/s to other load on the machine):")
+    lines.append("")
+    lines.append("| input | batch | engine ms CPU/pair (median) | reference ms CPU/pair | ratio |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for r in rows:
+        ref = r["ref"]
+        lines.append("| %s | %d | %.2f | %s | %s |" % (
+            r["fmt"], r["batch"], r["cpu_ms"], "n/a" if not ref else "%.1f" % (1e3 * ref[4]),
+            "n/a" if not ref else "%.1f×" % (1e3 * ref[4] / r["cpu_ms"])))
     if not whole_cycles:
         lines.append("")
         lines.append("(Partial frame cycles: engine and reference checksums cover different pairs and need not "
                      "agree.)")
     lines.append("")
-    ref_spread = []
-    for fmt, _, _ in inputs:
-        ref = next((r["ref"] for r in rows if r["fmt"] == fmt and r["ref"]), None)
-        if ref:
-            per = sorted(1.0 / t for t in ref[1])
-            ref_spread.append("%s %s–%s pairs/s per pair" % (fmt, fmt_rate(per[0]), fmt_rate(per[-1])))
     lines.append("- Frames: %d distinct %dx%d frames cycled (seeded sinusoidal texture moving 2–6 px/frame "
                  "+ Gaussian noise σ=5; NV12 limited range with moving chroma)." % (nf, w, h))
     lines.append("- Engine: `bench_pairs`, CPU engine, MSE + SSIM (7×7 uniform window, as scikit-image), "
@@ -301,13 +321,19 @@ def main():
                  "(%s limited range)." % (reps, pairs, args.matrix.upper().replace("BT", "BT.")))
     lines.append("- Reference: `skimage.metrics.structural_similarity(a, b, data_range=255)` + "
                  "`np.mean((a.astype(np.float64) - b) ** 2)`, one pair at a time after one warm-up pair, "
-                 "single-threaded (NumPy/SciPy); NV12 adds `cv2.cvtColor(nv12, COLOR_YUV2BGR_NV12)` + "
-                 "`cv2.cvtColor(bgr, COLOR_BGR2GRAY)` per frame. Timed on %d pairs per input (it takes "
-                 "~0.2 s a pair)%s." % (ref_pairs, ("; per-pair spread: " + ", ".join(ref_spread)) if ref_spread else ""))
+                 "timed pair by pair; pairs/s = 1 / median pair time, min–max over the pairs. scikit-image and NumPy "
+                 "run on one thread; NV12 adds `cv2.cvtColor(nv12, COLOR_YUV2BGR_NV12)` + "
+                 "`cv2.cvtColor(bgr, COLOR_BGR2GRAY)` per frame (OpenCV's default threads, %s). Timed on %d "
+                 "pairs per input (it takes ~0.2 s a pair), one frame cycle by default." % (
+                     cv2.getNumThreads() if cv2 else "n/a", ref_pairs))
     lines.append("- Machine: %d usable CPUs (nproc), %s; %s %s; Python %s, NumPy %s, scikit-image %s, OpenCV %s." % (
         usable_cpus(), cpu_model(), platform.system(), platform.release(), platform.python_version(),
         np.__version__, skimage.__version__ if skimage else "n/a", cv2.__version__ if cv2 else "n/a"))
-    lines.append("- Date: %s (UTC)." % started.strftime("%Y-%m-%d %H:%M"))
+    lines.append("- Date: %s (UTC); 1-minute load average %s at start, %s at end (other work on the machine "
+                 "lowers and spreads the figures)." % (
+                     started.strftime("%Y-%m-%d %H:%M"),
+                     "n/a" if load_start is None else "%.2f" % load_start,
+                     "n/a" if load_end is None else "%.2f" % load_end))
     report = "\n".join(lines)
     print()
     print(report, flush=True)
