@@ -37,6 +37,9 @@
 
 #include "gsts2smetrics.h"
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -45,6 +48,9 @@
 #include <vector>
 
 #include "pair_engine.h"
+#if S2S_HAVE_TORCH
+#include "lpips_engine.h"
+#endif
 #include "s2s-meta.h"
 #include "s2sstats.h"
 #include "s2svideo.h"
@@ -134,11 +140,15 @@ struct Settings
 struct State
 {
   std::unique_ptr<s2s::PairEngine> engine;
+#if S2S_HAVE_TORCH
+  std::unique_ptr<s2s::LpipsEngine> lpips_engine;
+#endif
   s2s::StreamFormat format;
-  bool lpips_available = false;
+  std::string lpips_missing;    /* why LPIPS is not computed, if requested */
   bool kept_valid = false;      /* the engine holds the previous frame */
   bool warned_small = false;
   bool warned_failure = false;
+  bool warned_lpips = false;
   guint64 pairs = 0;
   s2s::MetricSeries mse, inv_ssim, lpips, weighted;
 };
@@ -166,6 +176,57 @@ read_settings (GstS2sMetrics * self)
 
 /* ------------------------------------------------------------------------ */
 
+/* LPIPS needs its model. A missing or unreadable file is not fatal: the
+ * other metrics run and one WARNING says what to do. A file that is there
+ * but wrong (corrupt, truncated, other model) is a setup fault: ERROR. */
+static gboolean
+start_lpips (GstS2sMetrics * self, const Settings & s)
+{
+  State *st = self->state;
+  const char *path = s.lpips_model.c_str ();
+
+#if S2S_HAVE_TORCH
+  if (s.lpips_model.empty () || !g_file_test (path, G_FILE_TEST_IS_REGULAR)
+      || g_access (path, R_OK) != 0) {
+    st->lpips_missing = "lpips: no model file";
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("LPIPS model '%s' not found or not readable: computing the other metrics only", path),
+        ("set lpips-model to the LPIPS weights (docs/models.md tells how to make them), "
+            "or metrics=mse+inv-ssim"));
+    return TRUE;
+  }
+  s2s::LpipsConfig config;
+  config.model_path = s.lpips_model;
+  switch (gst_s2s_analyzer_get_precision (GST_S2S_ANALYZER (self))) {
+    case GST_S2S_PRECISION_FP16:
+      config.precision = s2s::NetPrecision::kFp16;
+      break;
+    case GST_S2S_PRECISION_BF16:
+      config.precision = s2s::NetPrecision::kBf16;
+      break;
+    default:
+      config.precision = s2s::NetPrecision::kFp32;
+      break;
+  }
+  std::string error;
+  st->lpips_engine = s2s::make_lpips_engine (config, &error);
+  if (!st->lpips_engine) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not load the LPIPS model '%s'", path),
+        ("%s", error.c_str ()));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "LPIPS model %s on %s", path, st->lpips_engine->device_name ().c_str ());
+  return TRUE;
+#else
+  st->lpips_missing = "lpips: not available in this build";
+  GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+      ("LPIPS is not available: computing the other metrics only"),
+      ("this build of gst-s2s has no LibTorch (model path %s); see docs/models.md. "
+          "Set metrics=mse+inv-ssim to silence this warning.", path));
+  return TRUE;
+#endif
+}
+
 static gboolean
 gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
 {
@@ -192,12 +253,9 @@ gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
     return FALSE;
   }
 
-  st->lpips_available = false;
-  if (s.metrics & GST_S2S_METRIC_LPIPS)
-    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
-        ("LPIPS is not available: computing the other metrics only"),
-        ("this build of gst-s2s has no LPIPS engine (model path %s); see docs/models.md. "
-            "Set metrics=mse+inv-ssim to silence this warning.", s.lpips_model.c_str ()));
+  st->lpips_missing.clear ();
+  if ((s.metrics & GST_S2S_METRIC_LPIPS) && !start_lpips (self, s))
+    return FALSE;
 
   GST_INFO_OBJECT (self, "started on %s", st->engine->name ());
   return TRUE;
@@ -208,6 +266,9 @@ gst_s2s_metrics_stop (GstS2sAnalyzer * analyzer)
 {
   GstS2sMetrics *self = GST_S2S_METRICS (analyzer);
   self->state->engine.reset ();
+#if S2S_HAVE_TORCH
+  self->state->lpips_engine.reset ();
+#endif
   self->state->kept_valid = false;
 }
 
@@ -228,6 +289,18 @@ gst_s2s_metrics_set_info (GstS2sAnalyzer * analyzer, const GstVideoInfo * info)
         ("%s", error.c_str ()));
     return FALSE;
   }
+#if S2S_HAVE_TORCH
+  if (st->lpips_engine) {
+    GST_OBJECT_LOCK (self);
+    const int lpips_size = (int) self->settings->lpips_size;
+    GST_OBJECT_UNLOCK (self);
+    if (!st->lpips_engine->configure (format, lpips_size, &error)) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not configure LPIPS"), ("%s",
+              error.c_str ()));
+      return FALSE;
+    }
+  }
+#endif
   st->format = format;
   st->kept_valid = false;
   st->warned_small = false;
@@ -246,6 +319,7 @@ gst_s2s_metrics_reset_stream (GstS2sAnalyzer * analyzer)
   st->lpips.clear ();
   st->weighted.clear ();
   st->warned_failure = false;
+  st->warned_lpips = false;
 }
 
 /* Adds the metric fields, weighted sum and status to a result. */
@@ -333,9 +407,36 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
             error.c_str ()));
   }
 
+  /* LPIPS on the same frames and pairs; each frame goes through the
+   * network once, its features are kept for the next pair. */
+  std::vector<double> lpips (views.size (), kNaN);
   std::string missing;
-  if (s.metrics & GST_S2S_METRIC_LPIPS)
-    missing = "lpips: not available in this build";
+  if (s.metrics & GST_S2S_METRIC_LPIPS) {
+#if S2S_HAVE_TORCH
+    if (st->lpips_engine && ok && !views.empty ()) {
+      std::string lerr;
+      bool lok;
+      try {
+        lok = st->lpips_engine->score (views.data (), paired.data (), views.size (), lpips.data (),
+            &lerr);
+      } catch (const std::exception & e) {
+        lok = false;
+        lerr = e.what ();
+      }
+      if (!lok) {
+        missing = "lpips: " + lerr;
+        if (!st->warned_lpips) {
+          st->warned_lpips = true;
+          GST_ELEMENT_WARNING (self, STREAM, FAILED, ("LPIPS could not be computed"),
+              ("%s: %s; lpips is NaN for these frames", st->lpips_engine->device_name ().c_str (),
+                  lerr.c_str ()));
+        }
+      }
+    } else if (!st->lpips_engine)
+#endif
+      missing = st->lpips_missing.empty () ?
+          "lpips: enabled after start (the model loads at start)" : st->lpips_missing;
+  }
   if (options.ssim && !s2s::ssim_defined_for (options.window, st->format.width,
           st->format.height)) {
     const int side = 2 * s2s::ssim_window_radius (options.window) + 1;
@@ -364,11 +465,12 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
     const double mse = results[k].mse;
     const double inv_ssim = 1.0 - results[k].ssim;      /* NaN stays NaN */
     f.result = gst_s2s_analyzer_new_result (analyzer, &f);
-    fill_result (f.result, s, mse, inv_ssim, kNaN, missing);
+    fill_result (f.result, s, mse, inv_ssim, lpips[k], missing);
     double weighted = kNaN;
     gst_structure_get_double (f.result, "weighted", &weighted);
     st->mse.add (mse);
     st->inv_ssim.add (inv_ssim);
+    st->lpips.add (lpips[k]);
     st->weighted.add (weighted);
     st->pairs++;
     scored++;
