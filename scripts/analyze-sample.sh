@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a generated clip: encode a short H.264 test clip, decode it,
-# run s2smetrics on every consecutive pair, print the per-frame metrics and
-# the summary, and write them to sample/metrics.csv.
-#   scripts/analyze-sample.sh [extra s2smetrics properties...]
+# The main job on a generated clip: encode a short H.264 test clip, then
+# s2s-analyze it: progress, summary, sample/metrics.{json,csv,png}.
+#   scripts/analyze-sample.sh [extra s2s-analyze options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GST_PLUGIN_PATH="$(pwd)/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
@@ -17,6 +16,5 @@ if [ ! -s "$clip" ]; then
 fi
 
 # LPIPS needs a model (docs/models.md); this job measures MSE and inverse SSIM.
-gst-launch-1.0 -m filesrc location="$clip" ! decodebin ! videoconvert \
-  ! s2smetrics metrics=mse+inv-ssim "$@" ! fakesink 2>&1 \
-  | python3 scripts/print_metrics.py --csv sample/metrics.csv
+build/tools/s2s-analyze "$clip" --metrics mse,inv-ssim \
+  --json sample/metrics.json --csv sample/metrics.csv --plot sample/metrics.png "$@"
