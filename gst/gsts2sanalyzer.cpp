@@ -295,6 +295,27 @@ gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
   return read_settings (self).precision;
 }
 
+gboolean
+gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self)
+{
+  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (self));
+  const gchar *name = factory ? GST_OBJECT_NAME (factory) : G_OBJECT_TYPE_NAME (self);
+  switch (gst_s2s_analyzer_get_device (self)) {
+    case GST_S2S_DEVICE_CUDA:
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
+          ("device=cuda, but this build of gst-s2s has no CUDA engine for %s; "
+              "use device=auto or device=cpu", name));
+      return FALSE;
+    case GST_S2S_DEVICE_AUTO:
+      GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+          ("No usable CUDA device: computing on the CPU"),
+          ("device=auto and this build of gst-s2s has no CUDA engine for %s", name));
+      return TRUE;
+    default:
+      return TRUE;
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Results                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -108,6 +108,11 @@ GstS2sDevice gst_s2s_analyzer_get_device (GstS2sAnalyzer * self);
 gint gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self);
 GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
 
+/* Applies the device policy for an element whose engines run on the CPU in
+ * this build: device=cuda fails with GST_RESOURCE_ERROR_NOT_FOUND, auto
+ * falls back with one WARNING. Returns FALSE when the start must fail. */
+gboolean gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self);
+
 /* A result structure with the fields every message carries: frame,
  * timestamp, stream-time, running-time, duration. */
 GstStructure *gst_s2s_analyzer_new_result (GstS2sAnalyzer * self, const GstS2sFrame * frame);

@@ -37,9 +37,6 @@
 
 #include "gsts2smetrics.h"
 
-#include <glib/gstdio.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -186,8 +183,7 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
   const char *path = s.lpips_model.c_str ();
 
 #if S2S_HAVE_TORCH
-  if (s.lpips_model.empty () || !g_file_test (path, G_FILE_TEST_IS_REGULAR)
-      || g_access (path, R_OK) != 0) {
+  if (!s2s::model_file_readable (s.lpips_model)) {
     st->lpips_missing = "lpips: no model file";
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
         ("LPIPS model '%s' not found or not readable: computing the other metrics only", path),
@@ -197,17 +193,7 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
   }
   s2s::LpipsConfig config;
   config.model_path = s.lpips_model;
-  switch (gst_s2s_analyzer_get_precision (GST_S2S_ANALYZER (self))) {
-    case GST_S2S_PRECISION_FP16:
-      config.precision = s2s::NetPrecision::kFp16;
-      break;
-    case GST_S2S_PRECISION_BF16:
-      config.precision = s2s::NetPrecision::kBf16;
-      break;
-    default:
-      config.precision = s2s::NetPrecision::kFp32;
-      break;
-  }
+  config.precision = s2s::net_precision_from (gst_s2s_analyzer_get_precision (GST_S2S_ANALYZER (self)));
   std::string error;
   st->lpips_engine = s2s::make_lpips_engine (config, &error);
   if (!st->lpips_engine) {
@@ -234,16 +220,8 @@ gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
   const Settings s = read_settings (self);
   State *st = self->state;
 
-  const GstS2sDevice device = gst_s2s_analyzer_get_device (analyzer);
-  if (device == GST_S2S_DEVICE_CUDA) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
-        ("device=cuda, but this build of gst-s2s has no CUDA engine for s2smetrics; "
-            "use device=auto or device=cpu"));
+  if (!gst_s2s_analyzer_use_cpu (analyzer))
     return FALSE;
-  }
-  if (device == GST_S2S_DEVICE_AUTO)
-    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND, ("No usable CUDA device: computing on the CPU"),
-        ("device=auto and this build of gst-s2s has no CUDA engine for s2smetrics"));
 
   try {
     st->engine = s2s::make_cpu_pair_engine (0);

@@ -1,6 +1,10 @@
 #include "s2svideo.h"
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
 #include "convert.h"
+#include "net_precision.h"
 
 namespace s2s {
 
@@ -64,6 +68,26 @@ frame_view_from_video_frame (const GstVideoFrame * frame, PixelFormat format)
     v.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, i);
   }
   return v;
+}
+
+bool
+model_file_readable (const std::string & path)
+{
+  return !path.empty () && g_file_test (path.c_str (), G_FILE_TEST_IS_REGULAR)
+      && g_access (path.c_str (), R_OK) == 0;
+}
+
+NetPrecision
+net_precision_from (GstS2sPrecision precision)
+{
+  switch (precision) {
+    case GST_S2S_PRECISION_FP16:
+      return NetPrecision::kFp16;
+    case GST_S2S_PRECISION_BF16:
+      return NetPrecision::kBf16;
+    default:
+      return NetPrecision::kFp32;
+  }
 }
 
 }  // namespace s2s

@@ -3,7 +3,11 @@
 
 #include <gst/video/video.h>
 
+#include <string>
+
 #include "frame.h"
+#include "gsts2sanalyzer.h"
+#include "net_precision.h"
 #include "pair_engine.h"
 
 namespace s2s {
@@ -19,5 +23,13 @@ bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out);
 /* A view of a mapped frame: plane pointers and strides as mapped, so
  * GstVideoMeta strides and plane offsets are honoured. */
 FrameView frame_view_from_video_frame (const GstVideoFrame * frame, PixelFormat format);
+
+/* A model path that names a regular file we may read. Elements tell this
+ * case (missing: a warning or NOT_FOUND) from a file that is there but bad
+ * (READ). */
+bool model_file_readable (const std::string & path);
+
+/* The engines' network precision for the element's precision property. */
+NetPrecision net_precision_from (GstS2sPrecision precision);
 
 }  // namespace s2s

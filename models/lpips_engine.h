@@ -11,11 +11,10 @@
 #include <string>
 
 #include "frame.h"
+#include "net_precision.h"
 #include "pair_engine.h"
 
 namespace s2s {
-
-enum class NetPrecision { kFp32, kFp16, kBf16 };
 
 struct LpipsConfig {
   std::string model_path;
