@@ -8,7 +8,8 @@
 // patches in row-major order. A token is 3*32*32 values in CHW order plus
 // its hashed 10x10 spatial position, scale id and mask. Rescaled scales are
 // padded with all-zero tokens (mask 0) to ceil(L/32)^2 tokens; the native
-// scale has ceil(H/32)*ceil(W/32) tokens, optionally capped by max_seq_len.
+// scale has ceil(H/32)*ceil(W/32) tokens, or with max_seq_len >= 0 exactly
+// max_seq_len of them (cut, or padded with zero tokens), as pyiqa does.
 // The per-pixel math is in musiq_math.h so a CUDA kernel can share it.
 #pragma once
 
@@ -22,7 +23,7 @@ constexpr int kMusiqTokenValues = 3 * kMusiqPatch * kMusiqPatch;  // 3072
 
 struct MusiqPatchConfig {
   std::vector<int> longer_sides{224, 384};  // used sorted ascending
-  int max_seq_len = -1;                     // cap on native-resolution tokens; -1: none
+  int max_seq_len = -1;                     // native-resolution tokens: -1 all, else exactly this many
   int hse_grid = 10;
 };
 

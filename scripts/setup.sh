@@ -32,6 +32,9 @@ fi
 # are the project's, so allow it there. Other Pythons ignore the variable.
 echo "setup: installing Python packages (scripts/requirements.txt)"
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+# pyiqa is the MUSIQ reference of the tests; its package pulls in a large
+# toolbox (transformers, datasets, ...) that MUSIQ does not use.
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check --no-deps pyiqa==0.1.16
 
 if [ -f build/build.ninja ]; then
   meson setup --reconfigure build >/dev/null
