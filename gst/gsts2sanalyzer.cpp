@@ -283,12 +283,6 @@ gst_s2s_analyzer_get_device (GstS2sAnalyzer * self)
   return read_settings (self).device;
 }
 
-gint
-gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self)
-{
-  return read_settings (self).cuda_device_id;
-}
-
 GstS2sPrecision
 gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
 {

@@ -300,8 +300,9 @@ gst_s2s_metrics_reset_stream (GstS2sAnalyzer * analyzer)
   st->warned_lpips = false;
 }
 
-/* Adds the metric fields, weighted sum and status to a result. */
-static void
+/* Adds the metric fields, weighted sum and status to a result; returns the
+ * weighted sum. */
+static double
 fill_result (GstStructure * r, const Settings & s, double mse, double inv_ssim, double lpips,
     const std::string & missing)
 {
@@ -321,6 +322,7 @@ fill_result (GstStructure * r, const Settings & s, double mse, double inv_ssim, 
       "status", G_TYPE_STRING, missing.empty () ? S2S_STATUS_OK : S2S_STATUS_PARTIAL, NULL);
   if (!missing.empty ())
     gst_structure_set (r, "reason", G_TYPE_STRING, missing.c_str (), NULL);
+  return weighted;
 }
 
 static void
@@ -443,9 +445,7 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
     const double mse = results[k].mse;
     const double inv_ssim = 1.0 - results[k].ssim;      /* NaN stays NaN */
     f.result = gst_s2s_analyzer_new_result (analyzer, &f);
-    fill_result (f.result, s, mse, inv_ssim, lpips[k], missing);
-    double weighted = kNaN;
-    gst_structure_get_double (f.result, "weighted", &weighted);
+    const double weighted = fill_result (f.result, s, mse, inv_ssim, lpips[k], missing);
     st->mse.add (mse);
     st->inv_ssim.add (inv_ssim);
     st->lpips.add (lpips[k]);

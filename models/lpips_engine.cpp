@@ -88,12 +88,15 @@ bool TorchLpipsEngine::score(const FrameView *frames, const uint8_t *pair_with_p
 
     std::vector<torch::Tensor> feats = net_->features(input.to(device_, dtype_));
 
-    // Pairs: previous index -1 means the kept frame of the last call.
+    // Pairs (i - 1, i). With a kept frame the previous features come from
+    // [kept, batch...], where frame i - 1 sits at row i; without one, from
+    // the batch itself (frame 0 then has no pair).
+    const bool have_kept = !kept_.empty();
     std::vector<int64_t> prev, cur;
     for (size_t i = 0; i < n; ++i) {
       if (!pair_with_previous[i]) continue;
-      if (i == 0 && kept_.empty()) continue;
-      prev.push_back(static_cast<int64_t>(i));  // index into [kept, batch...]
+      if (i == 0 && !have_kept) continue;
+      prev.push_back(static_cast<int64_t>(have_kept ? i : i - 1));
       cur.push_back(static_cast<int64_t>(i));
     }
     if (!cur.empty()) {
@@ -102,9 +105,8 @@ bool TorchLpipsEngine::score(const FrameView *frames, const uint8_t *pair_with_p
       torch::Tensor cur_idx = torch::tensor(cur, opts);
       std::vector<torch::Tensor> a, b;
       for (size_t k = 0; k < feats.size(); ++k) {
-        torch::Tensor with_kept = kept_.empty() ? torch::cat({feats[k].narrow(0, 0, 1), feats[k]})
-                                                : torch::cat({kept_[k], feats[k]});
-        a.push_back(with_kept.index_select(0, prev_idx));
+        const torch::Tensor previous = have_kept ? torch::cat({kept_[k], feats[k]}) : feats[k];
+        a.push_back(previous.index_select(0, prev_idx));
         b.push_back(feats[k].index_select(0, cur_idx));
       }
       torch::Tensor d = net_->distance(a, b).to(torch::kCPU, torch::kFloat64);
