@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "engine_error.h"
 #include "frame.h"
 #include "s2s_math.h"
 
@@ -55,6 +56,25 @@ class PairEngine {
   // batch could not be scored; the chain is then reset.
   virtual bool score(const FrameView *frames, const uint8_t *pair_with_previous, size_t n,
                      const PairOptions &options, PairResult *results, std::string *error) = 0;
+
+  // Same as score() for frames whose planes are device memory of this
+  // engine's GPU (zero-copy from a CUDA producer). The planes must be ready
+  // once the work queued so far on `producer_stream` (a cudaStream_t; null
+  // means the legacy default stream) is done: the engine waits for it on the
+  // device, not on the host. Engines without a device cannot read such
+  // frames.
+  virtual bool score_device(const FrameView *frames, const uint8_t *pair_with_previous, size_t n,
+                            const PairOptions &options, void *producer_stream, PairResult *results,
+                            std::string *error) {
+    (void)frames, (void)pair_with_previous, (void)n, (void)options, (void)producer_stream, (void)results;
+    if (error) *error = std::string("the ") + name() + " engine cannot read frames in device memory";
+    return false;
+  }
+
+  // Kind of the last failure of score()/score_device()/configure(), so the
+  // caller can retry a smaller batch (kOutOfMemory) or stop using the engine
+  // (kDeviceLost). Engines that cannot tell report kFailed after a failure.
+  virtual EngineErrorKind last_error_kind() const { return EngineErrorKind::kFailed; }
 };
 
 // threads <= 0: one per hardware thread.

@@ -148,6 +148,67 @@ S2S_HD double ssim_uniform7_from_sums(int32_t sx, int32_t sy, int32_t sxx, int32
 }
 
 // ---------------------------------------------------------------------------
+// Gaussian 11x11 window as two separable 11-tap passes, in scipy.ndimage's
+// operation order (the order of sum_ssim_gaussian11 in pair_metrics_cpu.cpp):
+// each output starts with centre * t0, then adds (v[-k] + v[+k]) * t[k] for
+// k = 5 .. 1. Products of 8-bit values are exact in double, so compiled
+// without contraction (-ffp-contract=off, nvcc -fmad=false) the CPU and the
+// GPU round identically and give bitwise the same window values.
+// taps[0] is the centre tap, taps[k] the tap k pixels away.
+// ---------------------------------------------------------------------------
+struct Moments5 {
+  double x, y, xx, yy, xy;
+};
+
+// Vertical pass: moments of the 11 pixels centred on a[0] / b[0], each
+// image's pixels `step_a` / `step_b` elements apart.
+template <typename Index>
+S2S_HD Moments5 gaussian11_pixel_pass(const double taps[6], const uint8_t *a, const uint8_t *b, Index step_a,
+                                      Index step_b) {
+  const double x = a[0], y = b[0];
+  Moments5 m;
+  m.x = x * taps[0];
+  m.y = y * taps[0];
+  m.xx = x * x * taps[0];
+  m.yy = y * y * taps[0];
+  m.xy = x * y * taps[0];
+  for (int k = 5; k >= 1; --k) {
+    const double x0 = a[-k * step_a], x1 = a[k * step_a];
+    const double y0 = b[-k * step_b], y1 = b[k * step_b];
+    m.x += (x0 + x1) * taps[k];
+    m.y += (y0 + y1) * taps[k];
+    m.xx += (x0 * x0 + x1 * x1) * taps[k];
+    m.yy += (y0 * y0 + y1 * y1) * taps[k];
+    m.xy += (x0 * y0 + x1 * y1) * taps[k];
+  }
+  return m;
+}
+
+// Horizontal pass over the vertical moments, each array pointing at the
+// centre column (neighbours 1 element apart), then the window's SSIM with
+// the population covariance (cov_norm 1) as scikit-image uses it for
+// gaussian_weights=True, use_sample_covariance=False.
+S2S_HD double ssim_gaussian11_from_columns(const double taps[6], const double *vx, const double *vy,
+                                           const double *vxx, const double *vyy, const double *vxy) {
+  double ux = vx[0] * taps[0], uy = vy[0] * taps[0];
+  double uxx = vxx[0] * taps[0], uyy = vyy[0] * taps[0], uxy = vxy[0] * taps[0];
+  for (int k = 5; k >= 1; --k) {
+    ux += (vx[-k] + vx[k]) * taps[k];
+    uy += (vy[-k] + vy[k]) * taps[k];
+    uxx += (vxx[-k] + vxx[k]) * taps[k];
+    uyy += (vyy[-k] + vyy[k]) * taps[k];
+    uxy += (vxy[-k] + vxy[k]) * taps[k];
+  }
+  return ssim_from_means(ux, uy, uxx, uyy, uxy, 1.0);
+}
+
+// Squared difference of two 8-bit pixels (the MSE term); exact in 32 bits.
+S2S_HD uint32_t squared_difference(int a, int b) {
+  const int d = a - b;
+  return static_cast<uint32_t>(d * d);
+}
+
+// ---------------------------------------------------------------------------
 // SSIM windows.
 // ---------------------------------------------------------------------------
 enum class SsimWindow {
