@@ -70,9 +70,14 @@ bool same_double(double a, double b) {
   return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
+// Relative tolerance, with an absolute floor for means near 0 (windows of
+// both signs cancel there, and a different summation order then shows as a
+// large relative difference of a tiny number).
+constexpr double kSsimAbsFloor = 1e-13;
+
 bool ssim_close(double got, double want, double rel) {
   if (std::isnan(got) || std::isnan(want)) return std::isnan(got) && std::isnan(want);
-  return std::fabs(got - want) <= rel * std::fabs(want);
+  return std::fabs(got - want) <= rel * std::fabs(want) + kSsimAbsFloor;
 }
 
 // ---------------------------------------------------------------------------
