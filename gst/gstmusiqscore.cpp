@@ -125,6 +125,8 @@ gst_musiq_score_start (GstS2sAnalyzer * analyzer)
 
   if (!gst_s2s_analyzer_use_cpu (analyzer))
     return FALSE;
+  if (gst_s2s_analyzer_passes_through_unscored (analyzer))
+    return TRUE;                /* on-error=passthrough after a setup fault */
 
   s2s::MusiqConfig config;
   config.model_path = s.model;
@@ -137,16 +139,24 @@ gst_musiq_score_start (GstS2sAnalyzer * analyzer)
   config.precision = s2s::net_precision_from (gst_s2s_analyzer_get_precision (analyzer));
 
   if (!s2s::model_file_readable (s.model)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("MUSIQ model '%s' not found or not readable",
-            path), ("set model to converted MUSIQ weights; docs/models.md tells how to make them"));
-    return FALSE;
+    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, NOT_FOUND,
+            ("MUSIQ model '%s' not found or not readable", path),
+            ("set model to converted MUSIQ weights; docs/models.md tells how to make them")))
+      return FALSE;
+    gst_s2s_analyzer_pass_through_unscored (analyzer, "no MUSIQ model");
+    return TRUE;
   }
   std::string error;
-  self->state->engine = s2s::make_musiq_engine (config, &error);
+  if (gst_s2s_analyzer_inject_model_load_fault (analyzer))
+    error = "injected fault: the model failed to load";
+  else
+    self->state->engine = s2s::make_musiq_engine (config, &error);
   if (!self->state->engine) {
-    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not load the MUSIQ model '%s'", path),
-        ("%s", error.c_str ()));
-    return FALSE;
+    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, READ,
+            ("Could not load the MUSIQ model '%s'", path), ("%s", error.c_str ())))
+      return FALSE;
+    gst_s2s_analyzer_pass_through_unscored (analyzer, "the MUSIQ model failed to load");
+    return TRUE;
   }
   GST_INFO_OBJECT (self, "MUSIQ %s from %s on %s", self->state->engine->variant ().c_str (), path,
       self->state->engine->device_name ().c_str ());
@@ -167,6 +177,10 @@ gst_musiq_score_set_info (GstS2sAnalyzer * analyzer, const GstVideoInfo * info)
   if (!s2s::stream_format_from_info (info, &format))
     return FALSE;
   std::string error;
+  if (!self->state->engine && gst_s2s_analyzer_passes_through_unscored (analyzer)) {
+    self->state->format = format.format;        /* frames pass unscored */
+    return TRUE;
+  }
   if (!self->state->engine || !self->state->engine->configure (format, &error)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not configure MUSIQ"), ("%s",
             error.c_str ()));
@@ -195,13 +209,14 @@ set_result (GstS2sAnalyzer * analyzer, GstS2sFrame * f, double score, const std:
     gst_structure_set (f->result, "reason", G_TYPE_STRING, reason, NULL);
 }
 
-static void
-gst_musiq_score_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
+static GstS2sScoreStatus
+gst_musiq_score_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n, gchar ** reason)
 {
   GstMusiqScore *self = GST_MUSIQ_SCORE (analyzer);
   State *st = self->state;
   const guint interval = read_settings (self).interval;
-  const std::string variant = st->engine->variant ();
+  /* No engine when frames pass through unscored after a setup fault. */
+  const std::string variant = st->engine ? st->engine->variant () : "none";
   const gint64 t0 = g_get_monotonic_time ();
 
   /* Frames due for a score (every interval-th since the stream started). */
@@ -219,13 +234,17 @@ gst_musiq_score_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
     owner.push_back (i);
   }
   if (views.empty ())
-    return;
+    return GST_S2S_SCORE_OK;
 
   std::vector<double> scores (views.size (), kNaN);
   std::string error;
   bool ok;
   try {
     ok = st->engine->score (views.data (), views.size (), scores.data (), &error);
+  } catch (const std::bad_alloc &) {
+    /* Nothing kept between frames: the base class's retry is exact. */
+    *reason = g_strdup ("out of memory in MUSIQ");
+    return GST_S2S_SCORE_OUT_OF_MEMORY;
   } catch (const std::exception & e) {
     ok = false;
     error = e.what ();
@@ -246,6 +265,7 @@ gst_musiq_score_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
   }
   GST_DEBUG_OBJECT (self, "batch of %u frames: %zu scored on %s in %.3f ms", n, owner.size (),
       st->engine->device_name ().c_str (), (g_get_monotonic_time () - t0) / 1000.0);
+  return GST_S2S_SCORE_OK;
 }
 
 static GstStructure *

@@ -15,11 +15,14 @@
 
 #include "gsts2sanalyzer.h"
 #include "s2s-meta.h"
+#include "s2sfault.h"
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <exception>
+#include <new>
+#include <string>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
@@ -31,6 +34,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_ATTACH_META TRUE
 #define DEFAULT_PRECISION GST_S2S_PRECISION_FP32
+#define DEFAULT_ON_ERROR GST_S2S_ON_ERROR_ERROR
 #define MAX_BATCH_SIZE 256
 
 #define S2S_FORMATS "{ GRAY8, RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR, " \
@@ -60,6 +64,7 @@ struct Settings
   gboolean post_messages = DEFAULT_POST_MESSAGES;
   gboolean attach_meta = DEFAULT_ATTACH_META;
   GstS2sPrecision precision = DEFAULT_PRECISION;
+  GstS2sOnError on_error = DEFAULT_ON_ERROR;
 };
 
 struct Private
@@ -94,6 +99,13 @@ struct Private
   GThread *timer = nullptr;
   gboolean timer_running = FALSE;
   gboolean started = FALSE;
+
+  /* Fault handling (docs/reliability.md), reset at each start. */
+  s2s::FaultPlan faults;        /* test builds only; empty otherwise */
+  guint64 batches = 0;          /* batches released since the start */
+  guint max_frames_per_call = 0;        /* lowered after out of memory; 0 = any */
+  std::string unscored_reason;  /* non-empty: pass everything through unscored */
+  gboolean warned_oom = FALSE;
 };
 
 }  // namespace
@@ -123,6 +135,21 @@ gst_s2s_device_get_type (void)
   };
   if (g_once_init_enter (&type))
     g_once_init_leave (&type, g_enum_register_static ("GstS2sDevice", values));
+  return type;
+}
+
+GType
+gst_s2s_on_error_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_S2S_ON_ERROR_ERROR, "Post an ERROR and fail the state change", "error"},
+    {GST_S2S_ON_ERROR_PASSTHROUGH, "Post a WARNING and pass frames through unscored",
+        "passthrough"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstS2sOnError", values));
   return type;
 }
 
@@ -181,6 +208,12 @@ gst_s2s_analyzer_class_install_properties (GObjectClass * klass, guint default_b
       g_param_spec_enum ("precision", "Precision",
           "Network precision (MSE/SSIM always accumulate in fp32 or better)",
           GST_TYPE_S2S_PRECISION, DEFAULT_PRECISION, rw_ready));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_ON_ERROR,
+      g_param_spec_enum ("on-error", "On error",
+          "What a setup fault (model missing or corrupt, no device) does: error = ERROR and "
+          "the state change fails; passthrough = WARNING and frames pass through unscored. "
+          "Faults while streaming always give a WARNING and pass frames through",
+          GST_TYPE_S2S_ON_ERROR, DEFAULT_ON_ERROR, rw_ready));
 }
 
 static void post_latency_message (GstS2sAnalyzer * self);
@@ -218,6 +251,9 @@ gst_s2s_analyzer_set_common_property (GObject * object, guint prop_id, const GVa
       break;
     case GST_S2S_ANALYZER_PROP_PRECISION:
       s.precision = (GstS2sPrecision) g_value_get_enum (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_ON_ERROR:
+      s.on_error = (GstS2sOnError) g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -261,6 +297,9 @@ gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GValue * 
     case GST_S2S_ANALYZER_PROP_PRECISION:
       g_value_set_enum (value, s.precision);
       break;
+    case GST_S2S_ANALYZER_PROP_ON_ERROR:
+      g_value_set_enum (value, s.on_error);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -290,16 +329,61 @@ gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
 }
 
 gboolean
+gst_s2s_analyzer_setup_fault (GstS2sAnalyzer * self, GQuark domain, gint code, gchar * text,
+    gchar * debug, const gchar * file, const gchar * function, gint line)
+{
+  const gboolean pass = read_settings (self).on_error == GST_S2S_ON_ERROR_PASSTHROUGH;
+  if (pass) {
+    /* Say what the frames will be missing, and how to get the ERROR. */
+    gchar *more = g_strdup_printf ("%s; on-error=passthrough: frames pass through unscored "
+        "where this fault matters", debug ? debug : "");
+    g_free (debug);
+    debug = more;
+  }
+  gst_element_message_full (GST_ELEMENT (self),
+      pass ? GST_MESSAGE_WARNING : GST_MESSAGE_ERROR, domain, code, text, debug, file, function,
+      line);
+  return pass;
+}
+
+void
+gst_s2s_analyzer_pass_through_unscored (GstS2sAnalyzer * self, const gchar * reason)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  p->unscored_reason = reason ? reason : "not scored";
+  g_mutex_unlock (&p->lock);
+}
+
+gboolean
+gst_s2s_analyzer_passes_through_unscored (GstS2sAnalyzer * self)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  const gboolean pass = !p->unscored_reason.empty ();
+  g_mutex_unlock (&p->lock);
+  return pass;
+}
+
+gboolean
+gst_s2s_analyzer_inject_model_load_fault (GstS2sAnalyzer * self)
+{
+  return PRIV (self)->p->faults.model_load_fails;
+}
+
+gboolean
 gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self)
 {
   GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (self));
   const gchar *name = factory ? GST_OBJECT_NAME (factory) : G_OBJECT_TYPE_NAME (self);
   switch (gst_s2s_analyzer_get_device (self)) {
     case GST_S2S_DEVICE_CUDA:
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
-          ("device=cuda, but this build of gst-s2s has no CUDA engine for %s; "
-              "use device=auto or device=cpu", name));
-      return FALSE;
+      if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
+              ("device=cuda, but this build of gst-s2s has no CUDA engine for %s; "
+                  "use device=auto or device=cpu", name)))
+        return FALSE;
+      gst_s2s_analyzer_pass_through_unscored (self, "device=cuda and no usable CUDA device");
+      return TRUE;
     case GST_S2S_DEVICE_AUTO:
       GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
           ("No usable CUDA device: computing on the CPU"),
@@ -379,6 +463,173 @@ discard_held_locked (Private * p)
   p->held_frames = 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Scoring, with the fault policy of docs/reliability.md                    */
+/* ------------------------------------------------------------------------ */
+
+/* Frames that could have been scored but will not be say why (I6). */
+static void
+mark_failed (GstS2sFrame * frames, guint n, const gchar * reason)
+{
+  for (guint i = 0; i < n; ++i) {
+    if (!frames[i].scorable)
+      continue;
+    frames[i].scorable = FALSE;
+    frames[i].unscored_status = S2S_STATUS_ERROR;
+    frames[i].unscored_reason = reason;
+  }
+}
+
+/* Calls the subclass's score(), which must not throw; a C++ exception that
+ * escapes anyway stops here and never reaches GStreamer. */
+static GstS2sScoreStatus
+call_subclass_score (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n, std::string * reason)
+{
+  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
+  gchar *text = NULL;
+  GstS2sScoreStatus status;
+  try {
+    status = klass->score (self, frames, n, &text);
+  } catch (const std::bad_alloc &) {
+    status = GST_S2S_SCORE_OUT_OF_MEMORY;
+    text = g_strdup ("out of host memory");
+  } catch (const std::exception & e) {
+    status = GST_S2S_SCORE_DEVICE_LOST;
+    text = g_strdup_printf ("unexpected exception: %s", e.what ());
+  } catch (...) {
+    status = GST_S2S_SCORE_DEVICE_LOST;
+    text = g_strdup ("unexpected exception");
+  }
+  if (status != GST_S2S_SCORE_OK)
+    *reason = text ? text : "no reason given";
+  g_free (text);
+  return status;
+}
+
+/* Results for frames none of which will be scored: the subclass writes the
+ * "not scored" results in its own shape. */
+static void
+report_unscored (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n, const gchar * reason)
+{
+  mark_failed (frames, n, reason);
+  std::string ignored;
+  call_subclass_score (self, frames, n, &ignored);
+}
+
+/* A slow device, for fault injection: waits, but not through a flush. */
+static void
+wait_like_a_slow_device (GstS2sAnalyzer * self, guint ms)
+{
+  Private *p = PRIV (self)->p;
+  const gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
+  g_mutex_lock (&p->lock);
+  while (!p->flushing && g_get_monotonic_time () < until)
+    g_cond_wait_until (&p->cond, &p->lock, until);
+  g_mutex_unlock (&p->lock);
+}
+
+/* One call into the subclass, with the faults a test build injects. */
+static GstS2sScoreStatus
+score_once (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n, guint64 batch,
+    std::string * reason)
+{
+  const s2s::FaultPlan & faults = PRIV (self)->p->faults;
+  guint scorable = 0;
+  for (guint i = 0; i < n; ++i)
+    scorable += frames[i].scorable ? 1 : 0;
+
+  if (scorable > 0) {
+    if (faults.slow_ms > 0)
+      wait_like_a_slow_device (self, faults.slow_ms);
+    if (faults.oom_batch >= 0 && batch == (guint64) faults.oom_batch) {
+      *reason = "out of device memory (injected at batch " + std::to_string (batch) + ")";
+      return GST_S2S_SCORE_OUT_OF_MEMORY;
+    }
+    if (faults.oom_above > 0 && scorable > faults.oom_above) {
+      *reason = "out of device memory (injected above " + std::to_string (faults.oom_above) +
+          " frames)";
+      return GST_S2S_SCORE_OUT_OF_MEMORY;
+    }
+    for (guint i = 0; i < n && faults.device_error_frame >= 0; ++i) {
+      if (frames[i].scorable && frames[i].index == (guint64) faults.device_error_frame) {
+        *reason = "sticky device error (injected at frame " + std::to_string (frames[i].index) +
+            ")";
+        return GST_S2S_SCORE_DEVICE_LOST;
+      }
+    }
+  }
+  return call_subclass_score (self, frames, n, reason);
+}
+
+/* Scores frames[0 .. n) of batch `batch`. Out of memory: retry in halves
+ * (and remember the size that fits), down to single frames, which then pass
+ * through unscored with one WARNING per stream. A lost device: one WARNING,
+ * and every frame until the next start passes through unscored. */
+static void
+score_frames (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n, guint64 batch)
+{
+  Private *p = PRIV (self)->p;
+
+  g_mutex_lock (&p->lock);
+  const std::string unscored = p->unscored_reason;
+  const guint limit = p->max_frames_per_call;
+  g_mutex_unlock (&p->lock);
+
+  if (!unscored.empty ()) {
+    report_unscored (self, frames, n, unscored.c_str ());
+    return;
+  }
+  if (limit > 0 && n > limit) {
+    for (guint i = 0; i < n; i += limit)
+      score_frames (self, frames + i, MIN (limit, n - i), batch);
+    return;
+  }
+
+  std::string reason;
+  switch (score_once (self, frames, n, batch, &reason)) {
+    case GST_S2S_SCORE_OK:
+      return;
+    case GST_S2S_SCORE_OUT_OF_MEMORY:{
+      if (n > 1) {
+        const guint half = (n + 1) / 2;
+        GST_WARNING_OBJECT (self, "%s with %u frames: retrying %u at a time", reason.c_str (), n,
+            half);
+        g_mutex_lock (&p->lock);
+        if (p->max_frames_per_call == 0 || half < p->max_frames_per_call)
+          p->max_frames_per_call = half;
+        g_mutex_unlock (&p->lock);
+        score_frames (self, frames, half, batch);
+        score_frames (self, frames + half, n - half, batch);
+        return;
+      }
+      g_mutex_lock (&p->lock);
+      const gboolean warn = !p->warned_oom;
+      p->warned_oom = TRUE;
+      g_mutex_unlock (&p->lock);
+      if (warn)
+        GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+            ("Out of memory: frames pass through unscored"),
+            ("%s even one frame at a time; these frames carry status=error. Lower batch-size, "
+                "free device memory or use device=cpu", reason.c_str ()));
+      const std::string why = "out of memory: " + reason;
+      report_unscored (self, frames, n, why.c_str ());
+      return;
+    }
+    case GST_S2S_SCORE_DEVICE_LOST:{
+      const std::string why = "device failed: " + reason;
+      g_mutex_lock (&p->lock);
+      p->unscored_reason = why;
+      g_mutex_unlock (&p->lock);
+      GST_ELEMENT_WARNING (self, RESOURCE, FAILED,
+          ("The device failed: frames pass through unscored until the element restarts"),
+          ("%s; the device is no longer used. Set the pipeline to READY and back to retry, "
+              "or use device=cpu", reason.c_str ()));
+      report_unscored (self, frames, n, why.c_str ());
+      return;
+    }
+  }
+}
+
 /* Scores and pushes everything held. Called with the sink STREAM_LOCK and
  * p->lock held; releases p->lock while it works and takes it back. */
 static GstFlowReturn
@@ -386,7 +637,6 @@ release_held_locked (GstS2sAnalyzer * self)
 {
   GstS2sAnalyzerPrivate *priv = PRIV (self);
   Private *p = priv->p;
-  GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
 
   if (p->held.empty ())
     return GST_FLOW_OK;
@@ -395,6 +645,7 @@ release_held_locked (GstS2sAnalyzer * self)
   items.swap (p->held);
   p->held_frames = 0;
   GstVideoInfo info = p->info;
+  const guint64 batch = p->batches++;
   g_mutex_unlock (&p->lock);
 
   const Settings s = read_settings (self);
@@ -424,7 +675,7 @@ release_held_locked (GstS2sAnalyzer * self)
   }
 
   if (!frames.empty ())
-    klass->score (self, frames.data (), (guint) frames.size ());
+    score_frames (self, frames.data (), (guint) frames.size (), batch);
 
   for (size_t i = 0; i < frames.size (); ++i) {
     if (frames[i].mapped)
@@ -434,13 +685,21 @@ release_held_locked (GstS2sAnalyzer * self)
 
   /* Push in arrival order; messages right before their buffer. After a
    * failed push the remaining buffers are dropped (the flow goes upstream)
-   * but events still go out so sticky state stays right. */
+   * but events still go out so sticky state stays right. A flush that
+   * started while we scored drops the rest unreported: nothing from before
+   * a flush is reported after it. */
   GstFlowReturn flow = GST_FLOW_OK;
   for (HeldItem & item:items) {
     if (item.event) {
       gst_pad_push_event (priv->srcpad, item.event);
       item.event = nullptr;
       continue;
+    }
+    if (flow == GST_FLOW_OK) {
+      g_mutex_lock (&p->lock);
+      if (p->flushing)
+        flow = GST_FLOW_FLUSHING;
+      g_mutex_unlock (&p->lock);
     }
     if (flow == GST_FLOW_OK) {
       if (item.frame.result) {
@@ -918,15 +1177,33 @@ gst_s2s_analyzer_change_state (GstElement * element, GstStateChange transition)
   Private *p = priv->p;
 
   switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_READY_TO_PAUSED:{
       reset_stream_state (self);
+      std::string fault_error;
+      g_mutex_lock (&p->lock);
+      p->faults = s2s::FaultPlan::from_environment (&fault_error);
+      p->batches = 0;
+      p->max_frames_per_call = 0;
+      p->unscored_reason.clear ();
+      p->warned_oom = FALSE;
+      g_mutex_unlock (&p->lock);
+      if (!fault_error.empty ())
+        GST_WARNING_OBJECT (self, "%s: no faults injected", fault_error.c_str ());
       if (klass->reset_stream)
         klass->reset_stream (self);
-      if (!klass->start (self))
+      gboolean started;
+      try {
+        started = klass->start (self);
+      } catch (const std::exception & e) {
+        GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start"), ("%s", e.what ()));
+        started = FALSE;
+      }
+      if (!started)
         return GST_STATE_CHANGE_FAILURE;
       p->started = TRUE;
       start_timer (self);
       break;
+    }
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       /* Score and push what is held while downstream may still take it.
        * Where it no longer does (it went to READY first), the first push
@@ -986,6 +1263,7 @@ gst_s2s_analyzer_class_init (GstS2sAnalyzerClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_ANALYZER, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_DEVICE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_PRECISION, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_S2S_ON_ERROR, (GstPluginAPIFlags) 0);
 }
 
 static void

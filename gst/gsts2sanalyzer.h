@@ -24,6 +24,27 @@ typedef enum
   GST_S2S_DEVICE_CPU,
 } GstS2sDevice;
 
+/* What a setup fault (model missing or corrupt, no device) does. */
+typedef enum
+{
+  GST_S2S_ON_ERROR_ERROR,       /* ERROR message, the state change fails */
+  GST_S2S_ON_ERROR_PASSTHROUGH, /* WARNING, frames pass through unscored */
+} GstS2sOnError;
+
+/* How a batch went, as the subclass's score() reports it. Failures of
+ * single frames are reported in their results instead; these two concern
+ * the device and are the base class's to handle (docs/reliability.md). */
+typedef enum
+{
+  GST_S2S_SCORE_OK,
+  /* Nothing was scored and no engine state changed: the base class retries
+   * with smaller batches, then passes the frames through unscored. */
+  GST_S2S_SCORE_OUT_OF_MEMORY,
+  /* The device is unusable (sticky CUDA error): the base class stops
+   * calling score() until the next start and passes frames through. */
+  GST_S2S_SCORE_DEVICE_LOST,
+} GstS2sScoreStatus;
+
 typedef enum
 {
   GST_S2S_PRECISION_FP32,
@@ -35,6 +56,8 @@ typedef enum
 GType gst_s2s_device_get_type (void);
 #define GST_TYPE_S2S_PRECISION (gst_s2s_precision_get_type ())
 GType gst_s2s_precision_get_type (void);
+#define GST_TYPE_S2S_ON_ERROR (gst_s2s_on_error_get_type ())
+GType gst_s2s_on_error_get_type (void);
 
 /* One held frame, as the subclass sees it when scoring a batch. */
 typedef struct
@@ -67,6 +90,7 @@ enum
   GST_S2S_ANALYZER_PROP_POST_MESSAGES,
   GST_S2S_ANALYZER_PROP_ATTACH_META,
   GST_S2S_ANALYZER_PROP_PRECISION,
+  GST_S2S_ANALYZER_PROP_ON_ERROR,
   GST_S2S_ANALYZER_PROP_LAST
 };
 
@@ -88,9 +112,13 @@ struct _GstS2sAnalyzerClass
   gboolean (*set_info) (GstS2sAnalyzer * self, const GstVideoInfo * info);
   /* A new stream starts: clear accumulated statistics. */
   void (*reset_stream) (GstS2sAnalyzer * self);
-  /* Score frames[0 .. n) in stream order and set frames[i].result.
-   * Must not throw and must not post messages itself while holding locks. */
-  void (*score) (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n);
+  /* Score frames[0 .. n) in stream order and set frames[i].result; frames
+   * that are not scorable get a result saying why (their unscored_status
+   * and unscored_reason). Must not throw and must not post messages itself
+   * while holding locks. On OUT_OF_MEMORY or DEVICE_LOST, *reason says what
+   * happened (g_free'd by the caller) and no result is set. */
+  GstS2sScoreStatus (*score) (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n,
+      gchar ** reason);
   /* EOS: the summary structure to post, or NULL. */
   GstStructure *(*make_summary) (GstS2sAnalyzer * self);
 };
@@ -108,9 +136,32 @@ GstS2sDevice gst_s2s_analyzer_get_device (GstS2sAnalyzer * self);
 GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
 
 /* Applies the device policy for an element whose engines run on the CPU in
- * this build: device=cuda fails with GST_RESOURCE_ERROR_NOT_FOUND, auto
- * falls back with one WARNING. Returns FALSE when the start must fail. */
+ * this build: device=cuda is a setup fault (GST_RESOURCE_ERROR_NOT_FOUND;
+ * with on-error=passthrough frames then pass unscored), auto falls back with
+ * one WARNING. Returns FALSE when the start must fail. */
 gboolean gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self);
+
+/* A fault while starting (model missing or corrupt, no device), posted
+ * according to on-error: an ERROR, returning FALSE (the start must fail), or
+ * with on-error=passthrough a WARNING, returning TRUE (the subclass goes on,
+ * degraded, or calls gst_s2s_analyzer_pass_through_unscored). Use the macro,
+ * which takes GST_ELEMENT_ERROR's arguments. */
+gboolean gst_s2s_analyzer_setup_fault (GstS2sAnalyzer * self, GQuark domain, gint code,
+    gchar * text, gchar * debug, const gchar * file, const gchar * function, gint line);
+#define GST_S2S_ANALYZER_SETUP_FAULT(self, domain, code, text, debug) \
+  gst_s2s_analyzer_setup_fault (GST_S2S_ANALYZER (self), GST_ ## domain ## _ERROR, \
+      GST_ ## domain ## _ERROR_ ## code, _gst_element_error_printf text, \
+      _gst_element_error_printf debug, __FILE__, GST_FUNCTION, __LINE__)
+
+/* Until the next start, every frame passes through unscored with status
+ * error and this reason; score() is not called for scorable frames. */
+void gst_s2s_analyzer_pass_through_unscored (GstS2sAnalyzer * self, const gchar * reason);
+/* Whether it does (subclasses then need no engine). */
+gboolean gst_s2s_analyzer_passes_through_unscored (GstS2sAnalyzer * self);
+
+/* Test builds: TRUE when the fault-injection plan says that loading a model
+ * fails (see s2sfault.h). Always FALSE elsewhere. */
+gboolean gst_s2s_analyzer_inject_model_load_fault (GstS2sAnalyzer * self);
 
 /* A result structure with the fields every message carries: frame,
  * timestamp, stream-time, running-time, duration. */

@@ -175,7 +175,8 @@ read_settings (GstS2sMetrics * self)
 
 /* LPIPS needs its model. A missing or unreadable file is not fatal: the
  * other metrics run and one WARNING says what to do. A file that is there
- * but wrong (corrupt, truncated, other model) is a setup fault: ERROR. */
+ * but wrong (corrupt, truncated, other model) is a setup fault: ERROR, or
+ * with on-error=passthrough a WARNING and the other metrics only. */
 static gboolean
 start_lpips (GstS2sMetrics * self, const Settings & s)
 {
@@ -195,11 +196,16 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
   config.model_path = s.lpips_model;
   config.precision = s2s::net_precision_from (gst_s2s_analyzer_get_precision (GST_S2S_ANALYZER (self)));
   std::string error;
-  st->lpips_engine = s2s::make_lpips_engine (config, &error);
+  if (gst_s2s_analyzer_inject_model_load_fault (GST_S2S_ANALYZER (self)))
+    error = "injected fault: the model failed to load";
+  else
+    st->lpips_engine = s2s::make_lpips_engine (config, &error);
   if (!st->lpips_engine) {
-    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not load the LPIPS model '%s'", path),
-        ("%s", error.c_str ()));
-    return FALSE;
+    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, READ,
+            ("Could not load the LPIPS model '%s'", path), ("%s", error.c_str ())))
+      return FALSE;
+    st->lpips_missing = "lpips: the model failed to load: " + error;
+    return TRUE;
   }
   GST_INFO_OBJECT (self, "LPIPS model %s on %s", path, st->lpips_engine->device_name ().c_str ());
   return TRUE;
@@ -222,13 +228,17 @@ gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
 
   if (!gst_s2s_analyzer_use_cpu (analyzer))
     return FALSE;
+  if (gst_s2s_analyzer_passes_through_unscored (analyzer))
+    return TRUE;                /* on-error=passthrough after a setup fault */
 
   try {
     st->engine = s2s::make_cpu_pair_engine (0);
   } catch (const std::exception & e) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Could not start the metrics engine"),
-        ("%s", e.what ()));
-    return FALSE;
+    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, FAILED,
+            ("Could not start the metrics engine"), ("%s", e.what ())))
+      return FALSE;
+    gst_s2s_analyzer_pass_through_unscored (analyzer, "the metrics engine could not start");
+    return TRUE;
   }
 
   st->lpips_missing.clear ();
@@ -262,6 +272,10 @@ gst_s2s_metrics_set_info (GstS2sAnalyzer * analyzer, const GstVideoInfo * info)
     return FALSE;
   }
   std::string error;
+  if (!st->engine && gst_s2s_analyzer_passes_through_unscored (analyzer)) {
+    st->format = format;        /* nothing to configure: frames pass unscored */
+    return TRUE;
+  }
   if (!st->engine || !st->engine->configure (format, &error)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not configure the metrics engine"),
         ("%s", error.c_str ()));
@@ -334,8 +348,8 @@ mark_unscored (GstS2sAnalyzer * analyzer, GstS2sFrame * f, const char *status, c
       "status", G_TYPE_STRING, status, "reason", G_TYPE_STRING, reason, NULL);
 }
 
-static void
-gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
+static GstS2sScoreStatus
+gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n, gchar ** reason)
 {
   GstS2sMetrics *self = GST_S2S_METRICS (analyzer);
   State *st = self->state;
@@ -373,6 +387,13 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
     try {
       ok = st->engine->score (views.data (), paired.data (), views.size (), options,
           results.data (), &error);
+    } catch (const std::bad_alloc &) {
+      /* The base class retries with fewer frames; the engine may have lost
+       * the frame it kept, so the retry starts a new chain. */
+      st->engine->reset_chain ();
+      st->kept_valid = false;
+      *reason = g_strdup ("out of memory in the metrics engine");
+      return GST_S2S_SCORE_OUT_OF_MEMORY;
     } catch (const std::exception & e) {
       ok = false;
       error = e.what ();
@@ -460,7 +481,8 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n)
   }
 
   GST_DEBUG_OBJECT (self, "batch of %u frames: %u pairs on %s in %.3f ms", n, scored,
-      st->engine->name (), (g_get_monotonic_time () - t0) / 1000.0);
+      st->engine ? st->engine->name () : "none", (g_get_monotonic_time () - t0) / 1000.0);
+  return GST_S2S_SCORE_OK;
 }
 
 static GstStructure *
