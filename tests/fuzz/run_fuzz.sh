@@ -1,51 +1,118 @@
 #!/usr/bin/env bash
-# Fuzzes the safetensors reader for a bounded time: run_fuzz.sh [SECONDS]
-# (default 60). The meson test "fuzz-safetensors" runs it.
+# Fuzzes one target for a bounded time: run_fuzz.sh [TARGET] [SECONDS]
+# (TARGET safetensors, the default, or preprocess; SECONDS default 60). The
+# meson tests "fuzz-safetensors" and "fuzz-preprocess" run it.
+#
+#   safetensors  the safetensors reader (models/safetensors.cpp) through
+#                tests/fuzz/fuzz_safetensors.cpp, with safetensors.dict
+#   preprocess   the pixel kernels (kernels/*.cpp, no CUDA): conversions,
+#                the CPU pair engine, resize, MUSIQ patching, through
+#                tests/fuzz/fuzz_preprocess.cpp
 #
 # With clang and its libFuzzer (Debian: clang + libclang-rt-14-dev), the
-# reader and tests/fuzz/fuzz_safetensors.cpp are built into a libFuzzer
-# binary with ASan + UBSan; otherwise (or with FUZZ_MODE=standalone) g++
-# builds them with ASan + UBSan and coverage hooks around
-# tests/fuzz/standalone_driver.cpp, a small mutation driver with a fixed
-# seed. Both start from the seed corpus tests/fuzz/corpus/safetensors (left
-# untouched: new inputs go to a temporary directory).
+# sources and the target are built into a libFuzzer binary with ASan +
+# UBSan; otherwise (or with FUZZ_MODE=standalone) g++ builds them with ASan +
+# UBSan and coverage hooks around tests/fuzz/standalone_driver.cpp, a small
+# mutation driver with a fixed seed. Both start from the seed corpus
+# tests/fuzz/corpus/TARGET (left untouched: new inputs go to a temporary
+# directory).
 #
 # Exits non-zero on any crash, sanitizer report or broken promise of the
-# reader, after printing the report and saving the input under
+# code under test, after printing the report and saving the input under
 # $FUZZ_ARTIFACTS (default ./fuzz-artifacts). The last line is the summary:
-#   fuzz-safetensors: N runs, 0 crashes (...)
+#   fuzz-TARGET: N runs, 0 crashes (...)
 #
 # Environment: FUZZ_MODE=auto|libfuzzer|standalone, CLANGXX, CXX (standalone
 # compiler, default g++), FUZZ_RSS_LIMIT_MB (default 2048), FUZZ_SEED
-# (standalone, default 1), FUZZ_ARTIFACTS.
+# (standalone, default 1), FUZZ_ARTIFACTS, FUZZ_JOBS (parallel compiles,
+# default: the number of CPUs).
 set -uo pipefail
 
+target=safetensors
+case "${1:-}" in
+  '' | *[!0-9]*) [ $# -gt 0 ] && { target=$1; shift; } ;;
+esac
 seconds=${1:-60}
 case "$seconds" in
-  '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
+  '' | *[!0-9]*) echo "usage: $0 [safetensors|preprocess] [SECONDS]" >&2; exit 2 ;;
 esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-seeds=$here/corpus/safetensors
-dict=$here/safetensors.dict
 mode=${FUZZ_MODE:-auto}
 rss_mb=${FUZZ_RSS_LIMIT_MB:-2048}
 artifacts=${FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
-max_len=65536
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+seeds=$here/corpus/$target
+flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+libfuzzer_cov=()  # changes to libFuzzer's default instrumentation
+case "$target" in
+  safetensors)
+    # code under test, then the target (the fuzz entry point)
+    sources=("$root/models/safetensors.cpp")
+    flags+=(-I"$root/models")
+    dict=$here/safetensors.dict
+    max_len=65536
+    ;;
+  preprocess)
+    sources=()
+    for f in "$root"/kernels/*.cpp; do
+      case "$f" in *cuda*) continue ;; esac
+      sources+=("$f")
+    done
+    # -ffp-contract=off as kernels/meson.build: the per-pixel math the
+    # target compares with must round exactly as the kernels do.
+    flags+=(-I"$root/kernels" -ffp-contract=off -pthread)
+    dict=""
+    max_len=4096
+    # No comparison tracing: it hooks every loop compare of the pixel loops
+    # (3x slower), and the input has no magic values to find.
+    libfuzzer_cov=(-fno-sanitize-coverage=trace-cmp)
+    # The target traps (SIGILL) on a broken promise: ASan reports it too,
+    # so that the standalone driver keeps the input.
+    export ASAN_OPTIONS=$ASAN_OPTIONS:handle_sigill=1
+    ;;
+  *) echo "usage: $0 [safetensors|preprocess] [SECONDS]" >&2; exit 2 ;;
+esac
+entry=$here/fuzz_$target.cpp
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-safetensors.XXXXXX") || exit 2
+work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-$target.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus" "$work/artifacts"
+mkdir -p "$work/corpus" "$work/artifacts" "$work/obj"
 
-say() { echo "fuzz-safetensors: $*"; }
+say() { echo "fuzz-$target: $*"; }
 die() { say "ERROR: $*"; exit 2; }
 
 [ -d "$seeds" ] || die "no seed corpus at $seeds"
-sources=("$root/models/safetensors.cpp" "$here/fuzz_safetensors.cpp")
-flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS -I"$root/models")
+[ -f "$entry" ] || die "no fuzz target $entry"
 sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all)
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+dict_args=()
+[ -n "$dict" ] && dict_args=(-dict="$dict")
+
+# compile_all CXX FLAGS... -- FILES...: one object per file in $work/obj,
+# $jobs compiles at a time; sets objs=(...). Returns non-zero on a failure.
+compile_all() {
+  local cxx=$1 cflags=() files=() f n=0 pids=() status=0 pid
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do cflags+=("$1"); shift; done
+  shift
+  files=("$@")
+  objs=()
+  for f in "${files[@]}"; do
+    local o=$work/obj/$n-$(basename "$f" .cpp).o
+    n=$((n + 1))
+    objs+=("$o")
+    "$cxx" "${cflags[@]}" -c "$f" -o "$o" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then
+      wait "${pids[0]}" || status=1
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  return $status
+}
 
 # clang++ that links -fsanitize=fuzzer, if any.
 find_libfuzzer() {
@@ -92,11 +159,13 @@ log=$work/log
 if [ -n "$cxx" ]; then
   engine="libFuzzer + ASan + UBSan, $("$cxx" --version | head -n 1)"
   say "building with $cxx (libFuzzer, ASan, UBSan)"
-  "$cxx" "${flags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "${sources[@]}" \
-    -o "$work/fuzz" || die "build failed"
+  compile_all "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined "${libfuzzer_cov[@]}" \
+    -fno-sanitize-recover=all -- "${sources[@]}" "$entry" &&
+    "$cxx" "${flags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "${objs[@]}" \
+      -o "$work/fuzz" || die "build failed"
   say "fuzzing for $seconds s from $(ls "$seeds" | wc -l) seed files"
   "$work/fuzz" -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -timeout=10 \
-    -max_len="$max_len" -dict="$dict" -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+    -max_len="$max_len" "${dict_args[@]}" -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
     "$work/corpus" "$seeds" >"$log" 2>&1
   status=$?
   # libFuzzer's own progress lines are many; keep the start and the end.
@@ -122,10 +191,9 @@ else
     engine="standalone driver, no sanitizers, $("$gxx" --version | head -n 1)"
   fi
   say "building with $gxx (standalone driver${sanitize:+, ASan, UBSan}${cov_flags:+, coverage feedback})"
-  "$gxx" "${flags[@]}" "${sanitize[@]}" "${cov_flags[@]}" -c "$root/models/safetensors.cpp" -o "$work/reader.o" &&
-    "$gxx" "${flags[@]}" "${sanitize[@]}" "${cov_flags[@]}" -c "$here/fuzz_safetensors.cpp" -o "$work/target.o" &&
+  compile_all "$gxx" "${flags[@]}" "${sanitize[@]}" "${cov_flags[@]}" -- "${sources[@]}" "$entry" &&
     "$gxx" "${flags[@]}" "${sanitize[@]}" -c "$here/standalone_driver.cpp" -o "$work/driver.o" &&
-    "$gxx" "${sanitize[@]}" "$work/reader.o" "$work/target.o" "$work/driver.o" -o "$work/fuzz" || die "build failed"
+    "$gxx" "${flags[@]}" "${sanitize[@]}" "${objs[@]}" "$work/driver.o" -o "$work/fuzz" || die "build failed"
   say "fuzzing for $seconds s from $(ls "$seeds" | wc -l) seed files"
   # UBSan aborts, so that the driver's SIGABRT handler saves the input.
   export UBSAN_OPTIONS=$UBSAN_OPTIONS:abort_on_error=1
@@ -133,7 +201,7 @@ else
   # (ASan reserves terabytes of virtual memory, so only without it.)
   (
     [ ${#sanitize[@]} -eq 0 ] && ulimit -v $((rss_mb * 1024))
-    exec "$work/fuzz" -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -max_len="$max_len" -dict="$dict" \
+    exec "$work/fuzz" -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -max_len="$max_len" "${dict_args[@]}" \
       -artifact_prefix="$work/artifacts/" "$seeds"
   ) >"$log" 2>&1
   status=$?
