@@ -12,6 +12,11 @@
 // odd sizes, padded strides (sentinel bytes in the padding), batches of
 // 1/16/64, chains across calls, and device-memory input.
 //
+// The same source, linked with cuda_emulation.cpp instead of cudart, runs
+// part 2 on the CPU (test "cuda-kernels-emulated"): the kernels' own code, one
+// block at a time, far slower than a GPU, so S2S_CUDA_TEST_MAX_PIXELS then
+// leaves out the larger frames.
+//
 // Check runs without forking (a forked child cannot use the parent's CUDA
 // context); S2S_GOLDEN_DIR names the golden directory.
 #include <cuda_runtime_api.h>
@@ -267,6 +272,14 @@ Bytes cpu_convert(const FrameView &v, const s2s::YuvToRgb &yuv, int channels) {
 // Engines
 // ---------------------------------------------------------------------------
 int g_device = 0;
+int64_t g_max_pixels = std::numeric_limits<int64_t>::max();  // S2S_CUDA_TEST_MAX_PIXELS
+
+bool too_large(int w, int h, const char *what) {
+  if (static_cast<int64_t>(w) * h <= g_max_pixels) return false;
+  std::printf("stat: %s %dx%d left out (S2S_CUDA_TEST_MAX_PIXELS=%lld)\n", what, w, h,
+              static_cast<long long>(g_max_pixels));
+  return true;
+}
 
 std::unique_ptr<s2s::PairEngine> cuda_engine() {
   std::string error;
@@ -336,71 +349,60 @@ Bytes random_gray(int w, int h, uint32_t seed) {
   return g;
 }
 
-// The CPU twin's row sum (pair_metrics_cpu.cpp sum_row): four accumulators.
-double sum_like_cpu(const std::vector<double> &v) {
-  double acc[4] = {0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 4 <= v.size(); i += 4) {
-    acc[0] += v[i];
-    acc[1] += v[i + 1];
-    acc[2] += v[i + 2];
-    acc[3] += v[i + 3];
-  }
-  for (; i < v.size(); ++i) acc[0] += v[i];
-  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
-}
-
-START_TEST(test_shared_gaussian11_math) {
-  const int w = 53, h = 29;
-  Bytes a = random_gray(w, h, 7), b = random_gray(w, h, 8);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>((a[i] * 3 + b[i]) / 4);  // correlated
+// Frames exactly one window wide have one window per row, so the CPU twin's
+// sum over a row is that window's value, whatever order it sums rows in: the
+// shared functions the kernel calls must give it bitwise.
+START_TEST(test_shared_window_math) {
   double taps[6];
   s2s::gaussian11_taps(taps);
-  const s2s::GrayImage ga{a.data(), w, w, h}, gb{b.data(), w, w, h};
-  int rows = 0;
-  for (int y = 5; y < h - 5; ++y) {
-    // Vertical pass over every column, then the horizontal pass per centre,
-    // exactly as the kernel does from shared memory.
-    std::vector<double> vx(w), vy(w), vxx(w), vyy(w), vxy(w);
-    for (int x = 0; x < w; ++x) {
-      const size_t centre = static_cast<size_t>(y) * w + x;
-      const s2s::Moments5 m = s2s::gaussian11_pixel_pass(taps, a.data() + centre, b.data() + centre, w, w);
-      vx[x] = m.x;
-      vy[x] = m.y;
-      vxx[x] = m.xx;
-      vyy[x] = m.yy;
-      vxy[x] = m.xy;
-    }
-    std::vector<double> s;
-    for (int x = 5; x < w - 5; ++x)
-      s.push_back(s2s::ssim_gaussian11_from_columns(taps, &vx[x], &vy[x], &vxx[x], &vyy[x], &vxy[x]));
-    const double shared = sum_like_cpu(s);
-    const double twin = s2s::sum_ssim(SsimWindow::kGaussian11, ga, gb, y, y + 1);
-    ck_assert_msg(same_double(shared, twin), "row %d: shared math %.17g, CPU twin %.17g", y, shared, twin);
-    ++rows;
-  }
-  // Uniform 7x7 from exact sums, too.
-  for (int y = 3; y < h - 3; ++y) {
-    std::vector<double> s;
-    for (int x = 3; x < w - 3; ++x) {
-      int32_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-      for (int dy = -3; dy <= 3; ++dy) {
-        for (int dx = -3; dx <= 3; ++dx) {
-          const int32_t p = a[static_cast<size_t>(y + dy) * w + x + dx], q = b[static_cast<size_t>(y + dy) * w + x + dx];
-          sx += p;
-          sy += q;
-          sxx += p * p;
-          syy += q * q;
-          sxy += p * q;
+  int windows = 0;
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    for (const SsimWindow window : kWindows) {
+      const int radius = s2s::ssim_window_radius(window);
+      const int w = 2 * radius + 1, h = 40;
+      Bytes a = random_gray(w, h, seed), b = random_gray(w, h, seed + 100);
+      // Correlated for most seeds, so SSIM takes values across its range.
+      const int weight = static_cast<int>(seed % 4);
+      for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>((a[i] * weight + b[i]) / (weight + 1));
+      const s2s::GrayImage ga{a.data(), w, w, h}, gb{b.data(), w, w, h};
+      for (int y = radius; y < h - radius; ++y) {
+        double shared = 0;
+        if (window == SsimWindow::kGaussian11) {
+          // Vertical pass per column, then the horizontal pass, as the kernel
+          // does from shared memory.
+          double vx[11], vy[11], vxx[11], vyy[11], vxy[11];
+          for (int x = 0; x < w; ++x) {
+            const size_t centre = static_cast<size_t>(y) * w + x;
+            const s2s::Moments5 m = s2s::gaussian11_pixel_pass(taps, a.data() + centre, b.data() + centre, w, w);
+            vx[x] = m.x;
+            vy[x] = m.y;
+            vxx[x] = m.xx;
+            vyy[x] = m.yy;
+            vxy[x] = m.xy;
+          }
+          shared = s2s::ssim_gaussian11_from_columns(taps, vx + 5, vy + 5, vxx + 5, vyy + 5, vxy + 5);
+        } else {
+          int32_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+          for (int dy = -3; dy <= 3; ++dy) {
+            for (int x = 0; x < w; ++x) {
+              const int32_t p = a[static_cast<size_t>(y + dy) * w + x], q = b[static_cast<size_t>(y + dy) * w + x];
+              sx += p;
+              sy += q;
+              sxx += p * p;
+              syy += q * q;
+              sxy += p * q;
+            }
+          }
+          shared = s2s::ssim_uniform7_from_sums(sx, sy, sxx, syy, sxy);
         }
+        const double twin = s2s::sum_ssim(window, ga, gb, y, y + 1);
+        ck_assert_msg(same_double(shared, twin), "%s seed %u row %d: shared math %.17g, CPU twin %.17g",
+                      window_name(window), seed, y, shared, twin);
+        ++windows;
       }
-      s.push_back(s2s::ssim_uniform7_from_sums(sx, sy, sxx, syy, sxy));
     }
-    const double twin = s2s::sum_ssim(SsimWindow::kUniform7, ga, gb, y, y + 1);
-    ck_assert_msg(same_double(sum_like_cpu(s), twin), "uniform7 row %d: %.17g, CPU twin %.17g", y,
-                  sum_like_cpu(s), twin);
   }
-  std::printf("stat: shared gaussian11/uniform7 window math bitwise equal to the CPU twin on %d rows\n", rows);
+  std::printf("stat: shared uniform7/gaussian11 window math bitwise equal to the CPU twin on %d windows\n", windows);
 }
 END_TEST
 
@@ -431,7 +433,7 @@ END_TEST
 Suite *cpu_suite() {
   Suite *s = suite_create("cuda-kernels-cpu");
   TCase *tc = tcase_create("cpu");
-  tcase_add_test(tc, test_shared_gaussian11_math);
+  tcase_add_test(tc, test_shared_window_math);
   tcase_add_test(tc, test_engine_creation_errors);
   suite_add_tcase(s, tc);
   return s;
@@ -555,6 +557,7 @@ std::vector<std::unique_ptr<TestFrame>> golden_frames(const GoldenCase &c, int64
 // ---------------------------------------------------------------------------
 START_TEST(test_golden_case) {
   const GoldenCase &c = g_cases[static_cast<size_t>(_i)];
+  if (too_large(c.width, c.height, c.name.c_str())) return;
   const auto tight = golden_frames(c, 0);
   const auto padded = golden_frames(c, 13);
   const s2s::StreamFormat fmt = stream_format(c.format, c.width, c.height, c.yuv());
@@ -604,7 +607,7 @@ END_TEST
 struct Size {
   int w, h;
 };
-const Size kOddSizes[] = {{1, 1}, {3, 5}, {641, 359}, {1919, 1079}, {1921, 1081}};
+const Size kOddSizes[] = {{1, 1}, {3, 5}, {67, 45}, {641, 359}, {1919, 1079}, {1921, 1081}};
 
 START_TEST(test_formats_odd_sizes) {
   const PixelFormat f = kAllFormats[_i];
@@ -613,6 +616,7 @@ START_TEST(test_formats_odd_sizes) {
   auto cpu = s2s::make_cpu_pair_engine(0);
   double worst = 0;
   for (const Size s : kOddSizes) {
+    if (too_large(s.w, s.h, s2s::format_name(f))) continue;
     const auto frames = random_frames(f, s.w, s.h, 3, 11, 1000u + static_cast<uint32_t>(_i) * 31u + s.w);
     const std::string what = std::string(s2s::format_name(f)) + " " + std::to_string(s.w) + "x" + std::to_string(s.h);
     const DeviceFrame d = to_device(*frames[1]);
@@ -643,10 +647,13 @@ END_TEST
 // ---------------------------------------------------------------------------
 START_TEST(test_batches_chain_device_input) {
   const PixelFormat f = PixelFormat::kNv12;
-  const int w = 641, h = 359;
+  // 641x359 spans many tiles in both directions; 97x61 (7 tiles) where
+  // large frames are left out.
+  const bool small = static_cast<int64_t>(641) * 359 > g_max_pixels;
+  const int w = small ? 97 : 641, h = small ? 61 : 359;
   const s2s::YuvToRgb yuv = bt601_limited();
   const s2s::StreamFormat fmt = stream_format(f, w, h, yuv);
-  const auto frames = random_frames(f, w, h, 130, 5, 42);
+  const auto frames = random_frames(f, w, h, small ? 70 : 130, 5, 42);
   const std::vector<FrameView> views = views_of(frames);
   auto cuda = cuda_engine();
   auto cpu = s2s::make_cpu_pair_engine(0);
@@ -773,6 +780,8 @@ int main() {
     return 77;
   }
 
+  const char *max_pixels = std::getenv("S2S_CUDA_TEST_MAX_PIXELS");
+  if (max_pixels && *max_pixels) g_max_pixels = std::atoll(max_pixels);
   const char *id = std::getenv("S2S_CUDA_DEVICE");
   g_device = id && *id ? std::atoi(id) : 0;
   cudaDeviceProp prop{};
