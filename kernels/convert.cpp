@@ -71,41 +71,82 @@ RowFn packed_row_fn(PixelFormat f) {
 // every read inside the plane for odd sizes (chroma planes are ceil(w/2)
 // wide) and is trivially the same on the GPU.
 //
-// Gray is the hot path (every frame of s2smetrics): the chroma terms of the
-// row are computed once per sample and spread over the pixels they cover,
-// so the per-pixel loop reads contiguous arrays and vectorizes.
+// Gray is the hot path (every frame of s2smetrics). The chroma terms of a
+// chroma row are computed once, vectorized, and spread over the pixels they
+// cover; luma rows that share the chroma row (both rows of a 4:2:0 pair)
+// reuse them. The rounding constant and the luma offset are folded into the
+// terms: c_y * (y - off) + t + 2^19 == c_y * y + (t + 2^19 - c_y * off) in
+// exact int32 arithmetic (every sum stays below 2^30), so the result is
+// gray_from_terms's, bit for bit, and the per-pixel loop is a multiply, three
+// adds, shifts, clamps and the gray weights on contiguous arrays.
 struct ChromaRow {
-  std::vector<int32_t> r, g, b;
+  std::vector<int32_t> r, g, b;     // per pixel (spread), bias folded in
+  std::vector<int32_t> sr, sg, sb;  // per chroma sample
+  int row = -1;                     // chroma row they hold
 };
 
-template <int kStep, int kShiftX>
-S2S_SIMD_CLONES void yuv_gray_row(const uint8_t *yp, const uint8_t *up, const uint8_t *vp, int width,
-                                  const YuvToRgb &m, ChromaRow &t, uint8_t *dst) {
-  int32_t *cr = t.r.data(), *cg = t.g.data(), *cb = t.b.data();
-  const int samples = (width + (1 << kShiftX) - 1) >> kShiftX;
+template <int kStep>
+S2S_SIMD_CLONES void chroma_samples(const uint8_t *__restrict up, const uint8_t *__restrict vp, int samples,
+                                    int32_t c_rv, int32_t c_gu, int32_t c_gv, int32_t c_bu, int32_t bias,
+                                    int32_t *__restrict tr, int32_t *__restrict tg, int32_t *__restrict tb) {
   for (int c = 0; c < samples; ++c) {
-    const ChromaTerms ct = chroma_terms(m, up[c * kStep], vp[c * kStep]);
-    for (int k = 0; k < (1 << kShiftX); ++k) {
-      cr[(c << kShiftX) + k] = ct.r;
-      cg[(c << kShiftX) + k] = ct.g;
-      cb[(c << kShiftX) + k] = ct.b;
-    }
+    const int32_t uu = static_cast<int32_t>(up[c * kStep]) - 128;
+    const int32_t vv = static_cast<int32_t>(vp[c * kStep]) - 128;
+    tr[c] = c_rv * vv + bias;
+    tg[c] = (c_gu * uu + c_gv * vv) + bias;
+    tb[c] = c_bu * uu + bias;
   }
-  for (int x = 0; x < width; ++x) dst[x] = gray_from_terms(luma_term(m, yp[x]), cr[x], cg[x], cb[x]);
+}
+
+S2S_SIMD_CLONES void spread2(const int32_t *__restrict in, int samples, int32_t *__restrict out) {
+  for (int c = 0; c < samples; ++c) {
+    out[2 * c] = in[c];
+    out[2 * c + 1] = in[c];
+  }
+}
+
+S2S_INLINE int32_t clamp_shifted(int32_t v) {
+  v >>= kYuvFracBits;
+  return v < 0 ? 0 : (v > 255 ? 255 : v);
+}
+
+S2S_SIMD_CLONES void gray_from_luma_row(const uint8_t *__restrict yp, int width, int32_t c_y,
+                                        const int32_t *__restrict cr, const int32_t *__restrict cg,
+                                        const int32_t *__restrict cb, uint8_t *__restrict dst) {
+  for (int x = 0; x < width; ++x) {
+    const int32_t l = c_y * static_cast<int32_t>(yp[x]);
+    const int32_t r = clamp_shifted(l + cr[x]);
+    const int32_t g = clamp_shifted(l + cg[x]);
+    const int32_t b = clamp_shifted(l + cb[x]);
+    dst[x] = static_cast<uint8_t>((kGrayWeightB * b + kGrayWeightG * g + kGrayWeightR * r + 16384) >> 15);
+  }
 }
 
 void yuv_gray_row_any(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, ChromaRow &t,
                       uint8_t *dst) {
-  const uint8_t *yp = src.planes[0] + y * src.strides[0];
   const int cy = y >> l.chroma_shift_y;
-  const uint8_t *up = src.planes[l.u_plane] + cy * src.strides[l.u_plane] + l.u_offset;
-  const uint8_t *vp = src.planes[l.v_plane] + cy * src.strides[l.v_plane] + l.v_offset;
-  if (l.uv_step == 2)
-    l.chroma_shift_x ? yuv_gray_row<2, 1>(yp, up, vp, src.width, m, t, dst)
-                     : yuv_gray_row<2, 0>(yp, up, vp, src.width, m, t, dst);
-  else
-    l.chroma_shift_x ? yuv_gray_row<1, 1>(yp, up, vp, src.width, m, t, dst)
-                     : yuv_gray_row<1, 0>(yp, up, vp, src.width, m, t, dst);
+  if (t.row != cy) {
+    const uint8_t *up = src.planes[l.u_plane] + cy * src.strides[l.u_plane] + l.u_offset;
+    const uint8_t *vp = src.planes[l.v_plane] + cy * src.strides[l.v_plane] + l.v_offset;
+    const int samples = (src.width + (1 << l.chroma_shift_x) - 1) >> l.chroma_shift_x;
+    const int32_t bias = (1 << (kYuvFracBits - 1)) - m.c_y * m.y_offset;
+    // 4:4:4 computes straight into the per-pixel arrays
+    int32_t *tr = l.chroma_shift_x ? t.sr.data() : t.r.data();
+    int32_t *tg = l.chroma_shift_x ? t.sg.data() : t.g.data();
+    int32_t *tb = l.chroma_shift_x ? t.sb.data() : t.b.data();
+    if (l.uv_step == 2)
+      chroma_samples<2>(up, vp, samples, m.c_rv, m.c_gu, m.c_gv, m.c_bu, bias, tr, tg, tb);
+    else
+      chroma_samples<1>(up, vp, samples, m.c_rv, m.c_gu, m.c_gv, m.c_bu, bias, tr, tg, tb);
+    if (l.chroma_shift_x) {
+      spread2(tr, samples, t.r.data());
+      spread2(tg, samples, t.g.data());
+      spread2(tb, samples, t.b.data());
+    }
+    t.row = cy;
+  }
+  gray_from_luma_row(src.planes[0] + y * src.strides[0], src.width, m.c_y, t.r.data(), t.g.data(), t.b.data(),
+                     dst);
 }
 
 void yuv_rgb_row(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, uint8_t *dst) {
@@ -133,6 +174,9 @@ void convert_rows(const FrameView &src, const YuvToRgb &yuv, uint8_t *dst, int64
     chroma.r.resize(n);
     chroma.g.resize(n);
     chroma.b.resize(n);
+    chroma.sr.resize(n);
+    chroma.sg.resize(n);
+    chroma.sb.resize(n);
   }
   for (int y = row_begin; y < row_end; ++y) {
     uint8_t *out = dst + y * dst_stride;

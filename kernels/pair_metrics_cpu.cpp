@@ -49,54 +49,91 @@ S2S_INLINE double sum_row(const double *v, int n) {
 
 // ---------------------------------------------------------------------------
 // Uniform 7x7: exact integer window sums, then ssim_uniform7_from_sums.
+//
+// The formula needs Sx, Sy, Sxy and only the sum Sxx + Syy, so three running
+// column sums suffice: x and y packed in one word (x + 65536 y: a window's
+// Sx, Sy <= 49 * 255 = 12495 never carry into each other, and adding or
+// removing rows keeps the word equal to that exact sum modulo 2^32), x^2 + y^2
+// (<= 49 * 2 * 255^2, int32) and x*y. All sums are exact integers, so the
+// values are the same as from five separate sums.
 // ---------------------------------------------------------------------------
 struct ColumnSums {
-  std::vector<int32_t> x, y, xx, yy, xy;
-  explicit ColumnSums(int w) : x(w, 0), y(w, 0), xx(w, 0), yy(w, 0), xy(w, 0) {}
+  std::vector<uint32_t> xy_packed;
+  std::vector<int32_t> sq, cross;
+  explicit ColumnSums(int w) : xy_packed(w, 0), sq(w, 0), cross(w, 0) {}
 };
 
-// Adds (sign +1) or removes (sign -1) one image row from the column sums.
-template <int kSign>
-S2S_INLINE void accumulate_row(ColumnSums &s, const uint8_t *a, const uint8_t *b, int w) {
-  int32_t *sx = s.x.data(), *sy = s.y.data(), *sxx = s.xx.data(), *syy = s.yy.data(), *sxy = s.xy.data();
+S2S_INLINE void add_row(ColumnSums &s, const uint8_t *__restrict a, const uint8_t *__restrict b, int w) {
+  uint32_t *__restrict pk = s.xy_packed.data();
+  int32_t *__restrict sq = s.sq.data();
+  int32_t *__restrict cr = s.cross.data();
   for (int i = 0; i < w; ++i) {
     const int32_t p = a[i], q = b[i];
-    sx[i] += kSign * p;
-    sy[i] += kSign * q;
-    sxx[i] += kSign * p * p;
-    syy[i] += kSign * q * q;
-    sxy[i] += kSign * p * q;
+    pk[i] += static_cast<uint32_t>(p + (q << 16));
+    sq[i] += p * p + q * q;
+    cr[i] += p * q;
   }
 }
 
-// 7-tap horizontal sum of a column-sum row: out[i] = sum of in[i .. i+6].
-S2S_INLINE void window7(const int32_t *in, int32_t *out, int n) {
-  for (int i = 0; i < n; ++i)
-    out[i] = in[i] + in[i + 1] + in[i + 2] + in[i + 3] + in[i + 4] + in[i + 5] + in[i + 6];
+// Adds row (a1, b1) and removes row (a0, b0) in one pass.
+S2S_INLINE void slide_row(ColumnSums &s, const uint8_t *__restrict a1, const uint8_t *__restrict b1,
+                          const uint8_t *__restrict a0, const uint8_t *__restrict b0, int w) {
+  uint32_t *__restrict pk = s.xy_packed.data();
+  int32_t *__restrict sq = s.sq.data();
+  int32_t *__restrict cr = s.cross.data();
+  for (int i = 0; i < w; ++i) {
+    const int32_t p1 = a1[i], q1 = b1[i], p0 = a0[i], q0 = b0[i];
+    pk[i] += static_cast<uint32_t>((p1 + (q1 << 16)) - (p0 + (q0 << 16)));
+    sq[i] += (p1 * p1 + q1 * q1) - (p0 * p0 + q0 * q0);
+    cr[i] += p1 * q1 - p0 * q0;
+  }
+}
+
+// SSIM of the windows starting at columns [0, n) of the column sums (window
+// i covers columns i .. i+6, i.e. output column i + 3).
+S2S_INLINE void ssim_windows(const uint32_t *__restrict pk, const int32_t *__restrict sq,
+                             const int32_t *__restrict cr, int n, double *__restrict out) {
+  for (int i = 0; i < n; ++i) {
+    const uint32_t w = pk[i] + pk[i + 1] + pk[i + 2] + pk[i + 3] + pk[i + 4] + pk[i + 5] + pk[i + 6];
+    const int32_t s2 = sq[i] + sq[i + 1] + sq[i + 2] + sq[i + 3] + sq[i + 4] + sq[i + 5] + sq[i + 6];
+    const int32_t sxy = cr[i] + cr[i + 1] + cr[i + 2] + cr[i + 3] + cr[i + 4] + cr[i + 5] + cr[i + 6];
+    const int32_t sx = static_cast<int32_t>(w & 0xFFFFu);
+    const int32_t sy = static_cast<int32_t>(w >> 16);
+    out[i] = ssim_uniform7_from_sums(sx, sy, s2, 0, sxy);
+  }
 }
 
 S2S_SIMD_CLONES
 double sum_ssim_uniform7(const GrayImage &a, const GrayImage &b, int row_begin, int row_end) {
   const int w = a.width;
   const int n = w - 6;  // interior columns 3 .. w-4
+  // Windows are evaluated in chunks that stay in L1; a multiple of 4, so
+  // the four accumulators see the values in sum_row's order.
+  constexpr int kChunk = 256;
   ColumnSums cols(w);
-  std::vector<int32_t> hx(n), hy(n), hxx(n), hyy(n), hxy(n);
-  std::vector<double> s(n);
+  double s[kChunk];
   double total = 0;
-  for (int k = row_begin - 3; k <= row_begin + 3; ++k)
-    accumulate_row<1>(cols, a.data + k * a.stride, b.data + k * b.stride, w);
+  for (int k = row_begin - 3; k <= row_begin + 3; ++k) add_row(cols, a.data + k * a.stride, b.data + k * b.stride, w);
   for (int y = row_begin; y < row_end; ++y) {
-    if (y > row_begin) {
-      accumulate_row<1>(cols, a.data + (y + 3) * a.stride, b.data + (y + 3) * b.stride, w);
-      accumulate_row<-1>(cols, a.data + (y - 4) * a.stride, b.data + (y - 4) * b.stride, w);
+    if (y > row_begin)
+      slide_row(cols, a.data + (y + 3) * a.stride, b.data + (y + 3) * b.stride, a.data + (y - 4) * a.stride,
+                b.data + (y - 4) * b.stride, w);
+    // sum_row over the row's n values: acc[j] += v[4m + j], the n % 4 last
+    // values into acc[0], then (acc0 + acc1) + (acc2 + acc3).
+    double acc[4] = {0, 0, 0, 0};
+    for (int c0 = 0; c0 < n; c0 += kChunk) {
+      const int len = n - c0 < kChunk ? n - c0 : kChunk;
+      ssim_windows(cols.xy_packed.data() + c0, cols.sq.data() + c0, cols.cross.data() + c0, len, s);
+      int i = 0;
+      for (; i + 4 <= len; i += 4) {
+        acc[0] += s[i];
+        acc[1] += s[i + 1];
+        acc[2] += s[i + 2];
+        acc[3] += s[i + 3];
+      }
+      for (; i < len; ++i) acc[0] += s[i];
     }
-    window7(cols.x.data(), hx.data(), n);
-    window7(cols.y.data(), hy.data(), n);
-    window7(cols.xx.data(), hxx.data(), n);
-    window7(cols.yy.data(), hyy.data(), n);
-    window7(cols.xy.data(), hxy.data(), n);
-    for (int i = 0; i < n; ++i) s[i] = ssim_uniform7_from_sums(hx[i], hy[i], hxx[i], hyy[i], hxy[i]);
-    total += sum_row(s.data(), n);
+    total += (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }
   return total;
 }
