@@ -47,6 +47,7 @@ flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 libfuzzer_cov=()  # changes to libFuzzer's default instrumentation
+standalone_flags=()  # extra flags of the standalone (g++) build
 case "$target" in
   safetensors)
     # code under test, then the target (the fuzz entry point)
@@ -69,6 +70,12 @@ case "$target" in
     # No comparison tracing: it hooks every loop compare of the pixel loops
     # (3x slower), and the input has no magic values to find.
     libfuzzer_cov=(-fno-sanitize-coverage=trace-cmp)
+    # g++ only (kernels/simd.h): no target_clones. Their ifunc resolvers run
+    # while the dynamic loader relocates the binary, before ASan maps its
+    # shadow, and the coverage hook the standalone build puts into them
+    # crashes there. The attribute becomes an unknown one, ignored; clang
+    # builds never use the clones either.
+    standalone_flags=(-Dtarget_clones=s2s_fuzz_no_target_clones -Wno-attributes)
     # The target traps (SIGILL) on a broken promise: ASan reports it too,
     # so that the standalone driver keeps the input.
     export ASAN_OPTIONS=$ASAN_OPTIONS:handle_sigill=1
@@ -191,7 +198,8 @@ else
     engine="standalone driver, no sanitizers, $("$gxx" --version | head -n 1)"
   fi
   say "building with $gxx (standalone driver${sanitize:+, ASan, UBSan}${cov_flags:+, coverage feedback})"
-  compile_all "$gxx" "${flags[@]}" "${sanitize[@]}" "${cov_flags[@]}" -- "${sources[@]}" "$entry" &&
+  compile_all "$gxx" "${flags[@]}" "${standalone_flags[@]}" "${sanitize[@]}" "${cov_flags[@]}" \
+    -- "${sources[@]}" "$entry" &&
     "$gxx" "${flags[@]}" "${sanitize[@]}" -c "$here/standalone_driver.cpp" -o "$work/driver.o" &&
     "$gxx" "${flags[@]}" "${sanitize[@]}" "${objs[@]}" "$work/driver.o" -o "$work/fuzz" || die "build failed"
   say "fuzzing for $seconds s from $(ls "$seeds" | wc -l) seed files"
