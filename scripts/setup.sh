@@ -12,7 +12,7 @@ sudo=""
 
 packages=(
   build-essential pkg-config meson ninja-build check python3 python3-pip
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
   libglib2.0-dev libcairo2-dev fonts-dejavu-core
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
