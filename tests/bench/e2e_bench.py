@@ -387,8 +387,10 @@ def service_lpips(row, clip, frames, blocks, weights, device, with_cpu_part):
     if not cap.isOpened():
         return row.skip("OpenCV cannot open the clip")
     sync = (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
+    poller = None
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+        poller = GpuPoller(os.getpid())
 
     def to_tensor(imgs):
         x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255 * 2 - 1
@@ -468,7 +470,10 @@ def service_lpips(row, clip, frames, blocks, weights, device, with_cpu_part):
         row.decode = per * t_dec
         row.metrics = per * t_met
     if device == "cuda":
-        row.gpu_mem = torch.cuda.max_memory_allocated() / 2 ** 20
+        poller.stop()
+        # the process's memory as nvidia-smi sees it (CUDA context included),
+        # like ours; torch's allocator peak where there is no nvidia-smi
+        row.gpu_mem = poller.peak or torch.cuda.max_memory_allocated() / 2 ** 20
     row.note = f"lpips package on {device}, " \
                f"batches of 16 pairs, both frames of each pair through AlexNet; convert = BGR→RGB + resize" \
                + (" + gray" if with_cpu_part else "; decode not included")
@@ -479,17 +484,20 @@ def service_lpips(row, clip, frames, blocks, weights, device, with_cpu_part):
 # (b) ours
 # --------------------------------------------------------------------------
 
+QUEUE = "! queue max-size-buffers=32 max-size-bytes=0 max-size-time=0"
 BATCH_RE = re.compile(r"batch of (\d+) frames: (\d+) \w+ (?:scored )?on (\S+) in ([0-9.]+) ms")
 
 
 def element_ms(stderr):
-    """Sum of the element's per-batch times and frames from its debug log."""
-    total, frames, engine = 0.0, 0, None
+    """Sum of the element's per-batch times, frames and scored frames or
+    pairs from its debug log, and the engine it names."""
+    total, frames, scored, engine = 0.0, 0, 0, None
     for m in BATCH_RE.finditer(stderr):
         frames += int(m.group(1))
+        scored += int(m.group(2))
         total += float(m.group(4))
         engine = m.group(3)
-    return total, frames, engine
+    return total, frames, scored, engine
 
 
 def decoder_chain(clip, decoder, dec_opts=""):
@@ -518,10 +526,23 @@ def ours_metrics(gst, row, clip, frames, reps, decoder, dec_opts, caps, element,
     row.frames, row.reps, row.fps, row.gpu_mem = frames, reps, fps, peak
     per_frame = []
     engine = None
+    scored = 0
     for err in errs:
-        total, n, engine = element_ms(err)
+        total, n, scored, engine = element_ms(err)
         if n:
             per_frame.append(total / n)
+    # An element that scored nothing (a pass-through fallback) or not on the
+    # device asked for must not give a figure.
+    if not scored:
+        return row.skip(f"{element.split()[0]} scored no frames (see GST_DEBUG={cat})"), None
+    if "device=cuda" in element and engine and "cuda" not in engine.lower():
+        return row.skip(f"{element.split()[0]} ran on {engine}, not on CUDA"), None
+    if "lpips-model=" in element:
+        m = re.search(r"LPIPS model \S+ on (\S+)", errs[-1])
+        if not m:
+            return row.skip("the LPIPS model did not load (lpips would be NaN)"), None
+        if "device=cuda" in element and "cuda" not in m.group(1).lower():
+            return row.skip(f"LPIPS ran on {m.group(1)}, not on CUDA"), None
     el = statistics.median(per_frame) if per_frame else None
     started = re.findall(r"(?:started on|LPIPS model \S+ on|MUSIQ \S+ from \S+ on) (\S+)", errs[-1])
     row.decode = decode_ms
@@ -533,7 +554,7 @@ def ours_metrics(gst, row, clip, frames, reps, decoder, dec_opts, caps, element,
     else:
         row.metrics = el
         row.convert = convert_ms
-    row.note = f"{decoder} {dec_opts}".strip() + f" → {element}"
+    row.note = f"{decoder} {dec_opts}".strip() + " → " + re.sub(r"(model=)\S*/", r"\1", element)
     if started:
         row.note += " (on " + ", ".join(dict.fromkeys(started)) + ")"
     elif engine:
@@ -595,8 +616,10 @@ def pyiqa_musiq(row, clip, frames, weights, device):
     model, _ = ref.load_model(musiq_arch, weights)
     model = model.to(device)
     sync = (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
+    poller = None
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+        poller = GpuPoller(os.getpid())
     cap = cv2.VideoCapture(clip)
     t_dec, t_conv, t_net, per = [], [], [], []
     for i in range(frames):
@@ -627,7 +650,8 @@ def pyiqa_musiq(row, clip, frames, weights, device):
     row.convert = 1000 * statistics.fmean(t_conv)
     row.network = 1000 * statistics.fmean(t_net)
     if device == "cuda":
-        row.gpu_mem = torch.cuda.max_memory_allocated() / 2 ** 20
+        poller.stop()
+        row.gpu_mem = poller.peak or torch.cuda.max_memory_allocated() / 2 ** 20
     row.note = f"pyiqa musiq_arch on {device}, one frame per call (incl. its patching); " \
                f"frames/s = 1 / median frame time, 1 warm-up frame"
     return row
@@ -648,7 +672,7 @@ def tune(gst, cache, args):
         for batch in (1, 16, 64):
             for queue in (False, True):
                 dec = f"max-threads={threads}" if threads else ""
-                q = " ! queue max-size-buffers=64 max-size-bytes=0 max-size-time=0" if queue else ""
+                q = " " + QUEUE if queue else ""
                 el = f"s2smetrics metrics=mse+inv-ssim device=cpu batch-size={batch}"
                 desc = f"{decoder_chain(clip, 'avdec_h264', dec)}{q} ! {el} ! fakesink sync=false async=false"
                 fps, _, _ = run_gst(gst, desc, n, args.repeats)
@@ -672,7 +696,8 @@ def main():
     p.add_argument("--service-frames", type=int, default=120,
                    help="pairs of the service's CPU part at 720p/1080p (half at 2160p)")
     p.add_argument("--lpips-frames", type=int, default=64, help="frames for LPIPS rows without a GPU")
-    p.add_argument("--musiq-frames", type=int, default=20, help="frames for MUSIQ rows (6 at 2160p)")
+    p.add_argument("--musiq-frames", type=int, default=8, help="frames for MUSIQ rows at 720p/1080p")
+    p.add_argument("--musiq-frames-2160", type=int, default=3, help="the same at 2160p")
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions after a warm-up")
     p.add_argument("--decoder-threads", type=int, default=0, help="avdec_h264 max-threads (0 = auto)")
     p.add_argument("--batch-size", type=int, default=16, help="s2smetrics batch-size")
@@ -692,7 +717,7 @@ def main():
             p.error(f"unknown size {s}: expected {', '.join(SIZES)}")
     if args.quick:
         args.frames, args.frames_2160, args.service_frames = 60, 30, 12
-        args.lpips_frames, args.musiq_frames, args.repeats = 17, 3, 1
+        args.lpips_frames, args.musiq_frames, args.musiq_frames_2160, args.repeats = 17, 3, 2, 1
     big = lambda s: s == "2160p"  # noqa: E731
     args.frames_for = lambda s: args.frames_2160 if big(s) else args.frames
     wanted = set(x.strip() for x in args.rows.split(","))
@@ -712,13 +737,14 @@ def main():
     batch = f"batch-size={args.batch_size}"
     rows = []
     t_start = time.time()
+    args.load_start = os.getloadavg()
 
     for size in args.sizes:
         n = args.frames_for(size)
         clip = make_clip(cache, size, n)
         log(f"e2e: {size}")
         nsvc = max(3, args.service_frames // 2 if big(size) else args.service_frames) + 3
-        nmq = max(2, min(args.musiq_frames, 6) if big(size) else args.musiq_frames)
+        nmq = max(2, args.musiq_frames_2160 if big(size) else args.musiq_frames)
         nlp = n if cuda else args.lpips_frames
         clip_svc = make_clip(cache, size, nsvc)
         clip_lp = make_clip(cache, size, nlp)
@@ -765,6 +791,14 @@ def main():
                         ref="a-cpu")
                 r, base_ms = ours_metrics(gst, r, clip, n, args.repeats, "avdec_h264", dec_opts, "",
                                           f"s2smetrics metrics=mse+inv-ssim device=cpu {batch}", dec_ms, conv_ms)
+                rows.append(r)
+                log("e2e:   b-sys-queue")
+                r = Row(size, "b-sys-queue", "ours, tuned: avdec_h264 ! queue ! s2smetrics batch-size=1 MSE + inv-SSIM",
+                        ref="a-cpu")
+                ours_metrics(gst, r, clip, n, args.repeats, "avdec_h264", dec_opts, QUEUE,
+                             "s2smetrics metrics=mse+inv-ssim device=cpu batch-size=1", dec_ms)
+                r.note = "decoding goes on while the element works; gray of each frame still in cache for its pair; " \
+                    + r.note
                 rows.append(r)
                 log("e2e:   b-sys-lpips")
                 r = Row(size, "b-sys-lpips", "ours: + LPIPS on the CPU (LibTorch, fp32)",
@@ -862,6 +896,13 @@ def main():
     print("speed-up: b-sys, b-nvdec-*, c-ffmpeg over a-cpu; b-sys-lpips over a-cpu + a-lpips-cpu one after the "
           "other; GPU LPIPS rows over a-full; d-musiqscore over d-pyiqa. ms/f = milliseconds per frame of that "
           "stage; ours' metrics include the gray conversion (convert = the metrics=mse run).")
+    by = {(r.size, r.key): r for r in rows}
+    for size in args.sizes:
+        a, b = by.get((size, "a-cpu")), by.get((size, "b-sys"))
+        if a and b and a.fps and b.fps and not a.not_run and not b.not_run:
+            ratio = b.median / a.median
+            print(f"CPU target at {size} (b-sys >= 10x a-cpu, decode included on both sides): {ratio:.1f}x, "
+                  + ("met" if ratio >= 10 else "NOT met"))
     missing = [f"{r.size} {r.key}" for r in rows if r.not_run]
     if missing:
         print("not run here: " + ", ".join(missing))
@@ -887,9 +928,11 @@ def environment_line(args, cuda, nvdec, elapsed):
     except OSError:
         pass
     load = os.getloadavg()
+    l0 = args.load_start
     parts = [datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
              f"{cpu}, {os.cpu_count()} CPUs", f"Linux {platform.release()}", f"Python {platform.python_version()}",
-             f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end",
+             f"load average {l0[0]:.2f} {l0[1]:.2f} {l0[2]:.2f} at the start, "
+             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end",
              "CUDA: " + ("yes" if cuda else "no"), "nvh264dec: " + ("yes" if nvdec else "no"),
              f"build {args.build}", f"run took {elapsed:.0f} s",
              f"repeats {args.repeats}" + (" (--quick)" if args.quick else "")]
