@@ -36,33 +36,37 @@ __device__ __forceinline__ bool is_centre(int gx, int gy, int radius, const Pair
 
 // Sum of the uniform 7x7 SSIM over this thread's centres. `tile_*` hold the
 // (kTileH + 6) x (kTileW + 6) pixels around the tile.
+//
+// ssim_uniform7_from_sums needs Sx, Sy, Sxy and only Sxx + Syy, so three
+// column sums suffice, which saves shared-memory traffic in both passes:
+// x and y packed in one word (x + 65536 y; a window's Sx, Sy <= 49 * 255 =
+// 12495, so the halves never carry into each other), x^2 + y^2 and x*y. The
+// sums are exact integers, so the window values are those of five separate
+// sums.
 __device__ double tile_ssim_uniform7(const uint8_t *tile_a, const uint8_t *tile_b, TileOrigin t,
                                      const PairSumsParams &p) {
   constexpr int kR = 3;
   constexpr int kSw = kTileW + 2 * kR;
   // Column sums of 7 rows for each tile row and each loaded column.
-  __shared__ int32_t col_x[kTileH * kSw], col_y[kTileH * kSw], col_xx[kTileH * kSw], col_yy[kTileH * kSw],
-      col_xy[kTileH * kSw];
+  __shared__ uint32_t col_packed[kTileH * kSw];
+  __shared__ int32_t col_squares[kTileH * kSw], col_cross[kTileH * kSw];
   const int tid = threadIdx.y * kThreadsX + threadIdx.x;
   for (int i = tid; i < kTileH * kSw; i += kThreads) {
     const int r = i / kSw;
     const int c = i - r * kSw;
-    int32_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    uint32_t packed = 0;
+    int32_t squares = 0, cross = 0;
 #pragma unroll
     for (int dy = 0; dy < 2 * kR + 1; ++dy) {
       const int32_t a = tile_a[(r + dy) * kSw + c];
       const int32_t b = tile_b[(r + dy) * kSw + c];
-      sx += a;
-      sy += b;
-      sxx += a * a;
-      syy += b * b;
-      sxy += a * b;
+      packed += static_cast<uint32_t>(a + (b << 16));
+      squares += a * a + b * b;
+      cross += a * b;
     }
-    col_x[i] = sx;
-    col_y[i] = sy;
-    col_xx[i] = sxx;
-    col_yy[i] = syy;
-    col_xy[i] = sxy;
+    col_packed[i] = packed;
+    col_squares[i] = squares;
+    col_cross[i] = cross;
   }
   __syncthreads();
   double total = 0;
@@ -71,16 +75,17 @@ __device__ double tile_ssim_uniform7(const uint8_t *tile_a, const uint8_t *tile_
     // Loaded column c is image column x0 - 3 + c: the window of centre
     // x0 + tx spans columns tx .. tx + 6.
     const int base = r * kSw + threadIdx.x;
-    int32_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    uint32_t packed = 0;
+    int32_t squares = 0, cross = 0;
 #pragma unroll
     for (int dx = 0; dx < 2 * kR + 1; ++dx) {
-      sx += col_x[base + dx];
-      sy += col_y[base + dx];
-      sxx += col_xx[base + dx];
-      syy += col_yy[base + dx];
-      sxy += col_xy[base + dx];
+      packed += col_packed[base + dx];
+      squares += col_squares[base + dx];
+      cross += col_cross[base + dx];
     }
-    total += ssim_uniform7_from_sums(sx, sy, sxx, syy, sxy);
+    const int32_t sx = static_cast<int32_t>(packed & 0xFFFFu);
+    const int32_t sy = static_cast<int32_t>(packed >> 16);
+    total += ssim_uniform7_from_sums(sx, sy, squares, 0, cross);
   }
   return total;
 }
