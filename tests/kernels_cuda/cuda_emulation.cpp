@@ -246,8 +246,12 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { retur
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 
+// An emulated device of 64 GiB: larger requests fail as on a GPU, whatever
+// the host's overcommit policy would allow.
+constexpr size_t kEmulatedDeviceBytes = size_t(64) << 30;
+
 cudaError_t cudaMalloc(void **ptr, size_t size) {
-  *ptr = std::malloc(size ? size : 1);
+  *ptr = size <= kEmulatedDeviceBytes ? std::malloc(size ? size : 1) : nullptr;
   return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 cudaError_t cudaFree(void *ptr) {

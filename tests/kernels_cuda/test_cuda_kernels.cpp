@@ -738,6 +738,39 @@ START_TEST(test_batches_chain_device_input) {
 }
 END_TEST
 
+// A batch too large for the device fails as out-of-memory, before any frame
+// is read, and leaves the engine usable: the element retries smaller.
+START_TEST(test_out_of_memory) {
+  const int w = 7680, h = 4320;  // 8K GRAY8: 33 MB per gray frame
+  const size_t huge = 8192;      // ~270 GB of gray slots
+  const s2s::StreamFormat fmt = stream_format(PixelFormat::kGray8, w, h, s2s::YuvToRgb{});
+  Bytes pixels(static_cast<size_t>(w) * h, 100);
+  FrameView v;
+  v.format = PixelFormat::kGray8;
+  v.width = w;
+  v.height = h;
+  v.planes[0] = pixels.data();
+  v.strides[0] = w;
+  auto cuda = cuda_engine();
+  std::string error;
+  ck_assert(cuda->configure(fmt, &error));
+  std::vector<FrameView> views(huge, v);
+  std::vector<uint8_t> flags(huge, 1);
+  std::vector<s2s::PairResult> results(huge);
+  ck_assert_msg(!cuda->score(views.data(), flags.data(), huge, options_for(SsimWindow::kUniform7), results.data(),
+                             &error),
+                "a batch of %zu 8K frames fit in device memory", huge);
+  ck_assert_msg(cuda->last_error_kind() == s2s::EngineErrorKind::kOutOfMemory, "kind %s: %s",
+                s2s::engine_error_kind_name(cuda->last_error_kind()), error.c_str());
+  std::printf("stat: out of memory reported as: %s\n", error.c_str());
+  // Smaller batches still work, and pair up again.
+  if (too_large(w, h, "out-of-memory retry")) return;
+  ck_assert_msg(cuda->score(views.data(), flags.data(), 2, options_for(SsimWindow::kUniform7), results.data(), &error),
+                "after out-of-memory: %s", error.c_str());
+  ck_assert(std::isnan(results[0].mse) && results[1].mse == 0.0 && results[1].ssim == 1.0);
+}
+END_TEST
+
 Suite *gpu_suite() {
   Suite *s = suite_create("cuda-kernels-gpu");
   TCase *golden = tcase_create("golden");
@@ -751,6 +784,7 @@ Suite *gpu_suite() {
   TCase *engine = tcase_create("engine");
   tcase_set_timeout(engine, 600);
   tcase_add_test(engine, test_batches_chain_device_input);
+  tcase_add_test(engine, test_out_of_memory);
   suite_add_tcase(s, engine);
   return s;
 }
