@@ -606,13 +606,19 @@ def ffmpeg_ssim(row, clip, frames, reps):
 # (d) MUSIQ
 # --------------------------------------------------------------------------
 
+_PYIQA = {}
+
+
 def pyiqa_musiq(row, clip, frames, weights, device):
     import cv2
     import numpy as np
     import torch
     ref = load_module(os.path.join(ROOT, "tests", "musiq", "pyiqa_reference.py"), "pyiqa_reference")
     torch.set_num_threads(os.cpu_count() or 1)
-    musiq_arch, _ = ref.import_pyiqa_musiq()
+    # pyiqa_reference stubs pyiqa's packages in sys.modules: import them once
+    if "musiq_arch" not in _PYIQA:
+        _PYIQA["musiq_arch"], _ = ref.import_pyiqa_musiq()
+    musiq_arch = _PYIQA["musiq_arch"]
     model, _ = ref.load_model(musiq_arch, weights)
     model = model.to(device)
     sync = (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
