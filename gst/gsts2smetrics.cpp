@@ -461,8 +461,13 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
         mark_unscored (analyzer, &f, S2S_STATUS_ERROR, error.c_str ());
       continue;
     }
-    if (!paired[k])
-      continue;                 /* first frame after a reset: nothing to report */
+    if (!paired[k]) {
+      /* The first frame after a reset has no pair and nothing to report;
+       * one whose predecessor could not be analysed says so. */
+      if (f.has_previous)
+        mark_unscored (analyzer, &f, S2S_STATUS_ERROR, "the previous frame could not be analysed");
+      continue;
+    }
     const double mse = results[k].mse;
     const double inv_ssim = 1.0 - results[k].ssim;      /* NaN stays NaN */
     f.result = gst_s2s_analyzer_new_result (analyzer, &f);

@@ -1486,8 +1486,11 @@ GST_START_TEST (test_short_buffer)
   fail_unless_equals_string (gst_structure_get_string (s, "status"), S2S_STATUS_ERROR);
   fail_unless (gst_structure_get_string (s, "reason") != NULL);
   fail_unless (isnan (get_double (s, "mse")));
-  /* Frame 2 has no readable predecessor; frame 3 pairs with 2. */
-  fail_unless (metrics_for (c, 2) == NULL);
+  /* Frame 2 has no readable predecessor and says so; 3 pairs with 2. */
+  s = metrics_for (c, 2);
+  fail_unless (s != NULL);
+  fail_unless_equals_string (gst_structure_get_string (s, "status"), S2S_STATUS_ERROR);
+  fail_unless (strstr (gst_structure_get_string (s, "reason"), "previous frame") != NULL);
   check_ok_result (metrics_for (c, 3), 3, 2, 3, W, H, 3 * frame_duration (),
       frame_duration (), 3 * frame_duration ());
   fail_unless (c->warnings >= 1);
