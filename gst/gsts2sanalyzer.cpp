@@ -328,6 +328,12 @@ gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
   return read_settings (self).precision;
 }
 
+gint
+gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self)
+{
+  return read_settings (self).cuda_device_id;
+}
+
 gboolean
 gst_s2s_analyzer_setup_fault (GstS2sAnalyzer * self, GQuark domain, gint code, gchar * text,
     gchar * debug, const gchar * file, const gchar * function, gint line)

@@ -134,6 +134,7 @@ void gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GVal
 /* Settings, read under the object lock. */
 GstS2sDevice gst_s2s_analyzer_get_device (GstS2sAnalyzer * self);
 GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
+gint gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self);
 
 /* Applies the device policy for an element whose engines run on the CPU in
  * this build: device=cuda is a setup fault (GST_RESOURCE_ERROR_NOT_FOUND;

@@ -45,6 +45,9 @@
 #include <vector>
 
 #include "pair_engine.h"
+#if S2S_HAVE_CUDA
+#include "cuda_pair_engine.h"
+#endif
 #if S2S_HAVE_TORCH
 #include "lpips_engine.h"
 #endif
@@ -219,6 +222,38 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
 #endif
 }
 
+/* The device policy for MSE and SSIM: the CUDA engine where this build has
+ * one and a device is usable; device=auto falls back to the CPU with one
+ * WARNING; device=cuda without a usable device is a setup fault. Leaves
+ * st->engine NULL for the CPU. FALSE: the start must fail. */
+static gboolean
+make_cuda_engine (GstS2sMetrics * self)
+{
+  GstS2sAnalyzer *analyzer = GST_S2S_ANALYZER (self);
+#if S2S_HAVE_CUDA
+  const GstS2sDevice device = gst_s2s_analyzer_get_device (analyzer);
+  if (device == GST_S2S_DEVICE_CPU)
+    return TRUE;
+  const gint id = gst_s2s_analyzer_get_cuda_device_id (analyzer);
+  std::string error;
+  self->state->engine = s2s::make_cuda_pair_engine (id < 0 ? 0 : id, &error);
+  if (self->state->engine)
+    return TRUE;
+  if (device == GST_S2S_DEVICE_CUDA) {
+    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
+            ("device=cuda: %s; use device=auto or device=cpu", error.c_str ())))
+      return FALSE;
+    gst_s2s_analyzer_pass_through_unscored (analyzer, "device=cuda and no usable CUDA device");
+    return TRUE;
+  }
+  GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND, ("No usable CUDA device: computing on the CPU"),
+      ("device=auto: %s", error.c_str ()));
+  return TRUE;
+#else
+  return gst_s2s_analyzer_use_cpu (analyzer);
+#endif
+}
+
 static gboolean
 gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
 {
@@ -226,13 +261,14 @@ gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
   const Settings s = read_settings (self);
   State *st = self->state;
 
-  if (!gst_s2s_analyzer_use_cpu (analyzer))
+  if (!make_cuda_engine (self))
     return FALSE;
   if (gst_s2s_analyzer_passes_through_unscored (analyzer))
     return TRUE;                /* on-error=passthrough after a setup fault */
 
   try {
-    st->engine = s2s::make_cpu_pair_engine (0);
+    if (!st->engine)
+      st->engine = s2s::make_cpu_pair_engine (0);
   } catch (const std::exception & e) {
     if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, FAILED,
             ("Could not start the metrics engine"), ("%s", e.what ())))
@@ -397,6 +433,17 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
     } catch (const std::exception & e) {
       ok = false;
       error = e.what ();
+    }
+  }
+  if (!ok) {
+    /* Device faults are the base class's to handle (retry, stop using). */
+    const s2s::EngineErrorKind kind = st->engine->last_error_kind ();
+    if (kind == s2s::EngineErrorKind::kOutOfMemory || kind == s2s::EngineErrorKind::kDeviceLost) {
+      st->engine->reset_chain ();
+      st->kept_valid = false;
+      *reason = g_strdup (error.c_str ());
+      return kind == s2s::EngineErrorKind::kOutOfMemory ? GST_S2S_SCORE_OUT_OF_MEMORY :
+          GST_S2S_SCORE_DEVICE_LOST;
     }
   }
   st->kept_valid = ok && n > 0 && frames[n - 1].scorable;
