@@ -378,26 +378,33 @@ gst_s2s_analyzer_inject_model_load_fault (GstS2sAnalyzer * self)
 }
 
 gboolean
-gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self)
+gst_s2s_analyzer_no_cuda_device (GstS2sAnalyzer * self, const gchar * why)
 {
-  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (self));
-  const gchar *name = factory ? GST_OBJECT_NAME (factory) : G_OBJECT_TYPE_NAME (self);
   switch (gst_s2s_analyzer_get_device (self)) {
     case GST_S2S_DEVICE_CUDA:
       if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
-              ("device=cuda, but this build of gst-s2s has no CUDA engine for %s; "
-                  "use device=auto or device=cpu", name)))
+              ("device=cuda: %s; use device=auto or device=cpu", why)))
         return FALSE;
       gst_s2s_analyzer_pass_through_unscored (self, "device=cuda and no usable CUDA device");
       return TRUE;
     case GST_S2S_DEVICE_AUTO:
       GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
-          ("No usable CUDA device: computing on the CPU"),
-          ("device=auto and this build of gst-s2s has no CUDA engine for %s", name));
+          ("No usable CUDA device: computing on the CPU"), ("device=auto: %s", why));
       return TRUE;
     default:
       return TRUE;
   }
+}
+
+gboolean
+gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self)
+{
+  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (self));
+  gchar *why = g_strdup_printf ("this build of gst-s2s has no CUDA engine for %s",
+      factory ? GST_OBJECT_NAME (factory) : G_OBJECT_TYPE_NAME (self));
+  const gboolean go_on = gst_s2s_analyzer_no_cuda_device (self, why);
+  g_free (why);
+  return go_on;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -142,6 +142,12 @@ gint gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self);
  * one WARNING. Returns FALSE when the start must fail. */
 gboolean gst_s2s_analyzer_use_cpu (GstS2sAnalyzer * self);
 
+/* The same policy where no CUDA device is usable for the reason `why`
+ * (named in the message): device=cuda is the setup fault, auto falls back
+ * to the CPU with one WARNING, cpu needs nothing. FALSE: the start must
+ * fail. */
+gboolean gst_s2s_analyzer_no_cuda_device (GstS2sAnalyzer * self, const gchar * why);
+
 /* A fault while starting (model missing or corrupt, no device), posted
  * according to on-error: an ERROR, returning FALSE (the start must fail), or
  * with on-error=passthrough a WARNING, returning TRUE (the subclass goes on,

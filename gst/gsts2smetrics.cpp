@@ -239,16 +239,7 @@ make_cuda_engine (GstS2sMetrics * self)
   self->state->engine = s2s::make_cuda_pair_engine (id < 0 ? 0 : id, &error);
   if (self->state->engine)
     return TRUE;
-  if (device == GST_S2S_DEVICE_CUDA) {
-    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, NOT_FOUND, ("No usable CUDA device"),
-            ("device=cuda: %s; use device=auto or device=cpu", error.c_str ())))
-      return FALSE;
-    gst_s2s_analyzer_pass_through_unscored (analyzer, "device=cuda and no usable CUDA device");
-    return TRUE;
-  }
-  GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND, ("No usable CUDA device: computing on the CPU"),
-      ("device=auto: %s", error.c_str ()));
-  return TRUE;
+  return gst_s2s_analyzer_no_cuda_device (analyzer, error.c_str ());
 #else
   return gst_s2s_analyzer_use_cpu (analyzer);
 #endif

@@ -65,6 +65,10 @@ struct _S2sScenario
   gpointer priv;
 };
 
+/* Sets "name=value name=value" properties (NULL: none). No Check
+ * assertions, so it also serves before Check forks. */
+void s2s_set_properties (GstElement * e, const gchar * props);
+
 /* A harness around desc's element with its base properties and `props`
  * ("name=value name=value", may be NULL). */
 S2sScenario *s2s_scenario_new (const S2sElementDesc * desc, const gchar * props);
@@ -105,8 +109,6 @@ void s2s_scenario_check (S2sScenario * sc, S2sExpect expect);
 guint s2s_scenario_n_out (S2sScenario * sc);
 /* The result meta of the k-th output buffer (a copy to free), or NULL. */
 GstStructure *s2s_scenario_out_result (S2sScenario * sc, guint k);
-/* Its test sequence number (the order it was pushed in). */
-guint64 s2s_scenario_out_seq (S2sScenario * sc, guint k);
 /* Per-frame result messages so far (borrowed) and summaries. */
 GPtrArray *s2s_scenario_messages (S2sScenario * sc);
 guint s2s_scenario_n_summaries (S2sScenario * sc);
@@ -115,8 +117,5 @@ const gchar *s2s_scenario_problems (S2sScenario * sc);
 
 /* Tears down and checks I4 and I5. */
 void s2s_scenario_free (S2sScenario * sc);
-
-/* Whether the leaks tracer runs (GST_TRACERS=leaks). */
-gboolean s2s_leaks_tracer_active (void);
 
 G_END_DECLS
