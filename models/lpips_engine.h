@@ -39,6 +39,17 @@ class LpipsEngine {
   // false with *error when the batch failed (the chain is then reset).
   virtual bool score(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, double *lpips,
                      std::string *error) = 0;
+
+  // Same as score() for frames whose planes are device memory of this
+  // engine's GPU (zero-copy CUDA input, see PairEngine::score_device): ready
+  // once the work queued so far on `producer_stream` (a cudaStream_t) is
+  // done. Engines that cannot read device memory say so.
+  virtual bool score_device(const FrameView *frames, const uint8_t *pair_with_previous, size_t n,
+                            void *producer_stream, double *lpips, std::string *error) {
+    (void)frames, (void)pair_with_previous, (void)n, (void)producer_stream, (void)lpips;
+    if (error) *error = "the LPIPS engine on " + device_name() + " cannot read frames in device memory";
+    return false;
+  }
 };
 
 // Loads the model (errors name the file and the tensor). nullptr on failure.

@@ -31,6 +31,14 @@ class MusiqEngine {
   virtual bool configure(const StreamFormat &format, std::string *error) = 0;
   // Scores frames[0 .. n) independently, in the variant's MOS scale.
   virtual bool score(const FrameView *frames, size_t n, double *scores, std::string *error) = 0;
+  // Same as score() for frames in device memory of this engine's GPU, ready
+  // once the work queued so far on `producer_stream` (a cudaStream_t) is done.
+  virtual bool score_device(const FrameView *frames, size_t n, void *producer_stream, double *scores,
+                            std::string *error) {
+    (void)frames, (void)n, (void)producer_stream, (void)scores;
+    if (error) *error = "the MUSIQ engine on " + device_name() + " cannot read frames in device memory";
+    return false;
+  }
 };
 
 // Loads and validates the model (errors name the file and tensor).
