@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "musiq_engine.h"
+#include "torch_device.h"
 #include "s2s-meta.h"
 #include "s2sstats.h"
 #include "s2svideo.h"
@@ -123,12 +124,18 @@ gst_musiq_score_start (GstS2sAnalyzer * analyzer)
   const Settings s = read_settings (self);
   const char *path = s.model.c_str ();
 
-  if (!gst_s2s_analyzer_use_cpu (analyzer))
-    return FALSE;
+  /* The device policy: LibTorch on CUDA where it finds the device. */
+  s2s::MusiqConfig config;
+  if (gst_s2s_analyzer_get_device (analyzer) != GST_S2S_DEVICE_CPU) {
+    std::string why;
+    config.cuda_device = gst_s2s_analyzer_get_cuda_device (analyzer);
+    config.cuda = s2s::torch_cuda_usable (config.cuda_device, &why);
+    if (!config.cuda && !gst_s2s_analyzer_no_cuda_device (analyzer, why.c_str ()))
+      return FALSE;
+  }
   if (gst_s2s_analyzer_passes_through_unscored (analyzer))
     return TRUE;                /* on-error=passthrough after a setup fault */
 
-  s2s::MusiqConfig config;
   config.model_path = s.model;
   if (!parse_sides (s.longer_sides, &config.patches.longer_sides)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid longer-side-lengths '%s'",
@@ -160,6 +167,8 @@ gst_musiq_score_start (GstS2sAnalyzer * analyzer)
   }
   GST_INFO_OBJECT (self, "MUSIQ %s from %s on %s", self->state->engine->variant ().c_str (), path,
       self->state->engine->device_name ().c_str ());
+  /* On CUDA the engine patches frames on the device: CUDA memory stays there. */
+  gst_s2s_analyzer_set_reads_cuda_memory (analyzer, config.cuda && S2S_HAVE_CUDA);
   return TRUE;
 }
 
@@ -222,8 +231,10 @@ gst_musiq_score_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
   /* Frames due for a score (every interval-th since the stream started). */
   std::vector<s2s::FrameView> views;
   std::vector<guint> owner;
+  bool on_device = false;
   for (guint i = 0; i < n; ++i) {
     GstS2sFrame & f = frames[i];
+    on_device = on_device || (f.scorable && f.on_device);
     if (f.index % interval != 0)
       continue;                 /* passes untouched */
     if (!f.scorable) {
@@ -240,7 +251,10 @@ gst_musiq_score_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
   std::string error;
   bool ok;
   try {
-    ok = st->engine->score (views.data (), views.size (), scores.data (), &error);
+    ok = on_device ?
+        st->engine->score_device (views.data (), views.size (),
+        gst_s2s_analyzer_get_frames_stream (analyzer), scores.data (), &error) :
+        st->engine->score (views.data (), views.size (), scores.data (), &error);
   } catch (const std::bad_alloc &) {
     /* Nothing kept between frames: the base class's retry is exact. */
     *reason = g_strdup ("out of memory in MUSIQ");

@@ -16,6 +16,10 @@
 #include "gsts2sanalyzer.h"
 #include "s2s-meta.h"
 #include "s2sfault.h"
+#if S2S_HAVE_GST_CUDA
+#include <gst/cuda/gstcudamemory.h>
+#include "s2scuda.h"
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -40,10 +44,19 @@ GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
 #define S2S_FORMATS "{ GRAY8, RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR, " \
     "I420, YV12, Y42B, Y444, NV12, NV21, NV16, NV24 }"
 
+/* CUDA memory first: upstream CUDA elements then keep frames on the device
+ * wherever downstream takes them too (we are passthrough). */
+#if S2S_HAVE_GST_CUDA
+#define S2S_CAPS GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY, \
+    S2S_FORMATS) "; " GST_VIDEO_CAPS_MAKE (S2S_FORMATS)
+#else
+#define S2S_CAPS GST_VIDEO_CAPS_MAKE (S2S_FORMATS)
+#endif
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (S2S_FORMATS)));
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (S2S_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (S2S_FORMATS)));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (S2S_CAPS));
 
 namespace {
 
@@ -106,6 +119,16 @@ struct Private
   guint max_frames_per_call = 0;        /* lowered after out of memory; 0 = any */
   std::string unscored_reason;  /* non-empty: pass everything through unscored */
   gboolean warned_oom = FALSE;
+
+  /* CUDA memory: the caps say so, and the subclass's engines read device
+   * memory (set at start). Streaming thread only, after the start. */
+  gboolean cuda_caps = FALSE;
+  gboolean reads_cuda_memory = FALSE;
+  void *frames_stream = nullptr;        /* of the batch being scored */
+  gboolean warned_cuda_read = FALSE;
+#if S2S_HAVE_GST_CUDA
+  s2s::CudaLink cuda;           /* the pipeline's CUDA context; own locking */
+#endif
 };
 
 }  // namespace
@@ -332,6 +355,32 @@ gint
 gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self)
 {
   return read_settings (self).cuda_device_id;
+}
+
+gint
+gst_s2s_analyzer_get_cuda_device (GstS2sAnalyzer * self)
+{
+  const gint id = read_settings (self).cuda_device_id;
+  if (id >= 0)
+    return id;
+#if S2S_HAVE_GST_CUDA
+  const int linked = PRIV (self)->p->cuda.device_id ();
+  if (linked >= 0)
+    return linked;
+#endif
+  return 0;
+}
+
+void
+gst_s2s_analyzer_set_reads_cuda_memory (GstS2sAnalyzer * self, gboolean reads)
+{
+  PRIV (self)->p->reads_cuda_memory = reads;
+}
+
+gpointer
+gst_s2s_analyzer_get_frames_stream (GstS2sAnalyzer * self)
+{
+  return PRIV (self)->p->frames_stream;
 }
 
 gboolean
@@ -643,6 +692,50 @@ score_frames (GstS2sAnalyzer * self, GstS2sFrame * frames, guint n, guint64 batc
   }
 }
 
+/* Whether the scorable frames of a batch are read on the device: CUDA caps,
+ * engines that read device memory, and every such buffer in CUDA memory. */
+static gboolean
+batch_on_device (GstS2sAnalyzer * self, const std::deque<HeldItem> & items)
+{
+#if S2S_HAVE_GST_CUDA
+  Private *p = PRIV (self)->p;
+  if (!p->cuda_caps || !p->reads_cuda_memory || p->cuda.device_id () < 0)
+    return FALSE;
+  for (const HeldItem & item:items) {
+    if (item.buffer && item.frame.scorable && !s2s::CudaLink::is_cuda_buffer (item.buffer))
+      return FALSE;
+  }
+  return TRUE;
+#else
+  (void) self, (void) items;
+  return FALSE;
+#endif
+}
+
+/* A frame mapped on the device becomes readable by the engines (copied
+ * from a foreign CUDA context if need be). On failure it is unmapped, so
+ * it passes through unscored; one WARNING per stream. */
+static gboolean
+make_device_readable (GstS2sAnalyzer * self, GstS2sFrame * f)
+{
+#if S2S_HAVE_GST_CUDA
+  Private *p = PRIV (self)->p;
+  std::string error;
+  if (p->cuda.make_readable (&f->vframe, &error))
+    return TRUE;
+  gst_video_frame_unmap (&f->vframe);
+  f->mapped = FALSE;
+  if (!p->warned_cuda_read) {
+    p->warned_cuda_read = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("A frame in CUDA memory could not be read"),
+        ("%s; such frames are forwarded unscored", error.c_str ()));
+  }
+#else
+  (void) self, (void) f;
+#endif
+  return FALSE;
+}
+
 /* Scores and pushes everything held. Called with the sink STREAM_LOCK and
  * p->lock held; releases p->lock while it works and takes it back. */
 static GstFlowReturn
@@ -663,6 +756,18 @@ release_held_locked (GstS2sAnalyzer * self)
 
   const Settings s = read_settings (self);
 
+  /* Frames in CUDA memory stay on the device when the engines read device
+   * memory; a batch that mixes memory types (rare: upstream changed its
+   * allocator without new caps) is read through host maps instead. */
+  const gboolean device_batch = batch_on_device (self, items);
+  GstMapFlags map_flags = GST_MAP_READ;
+#if S2S_HAVE_GST_CUDA
+  if (device_batch) {
+    p->cuda.begin_batch ();
+    map_flags = (GstMapFlags) (GST_MAP_READ | GST_MAP_CUDA);
+  }
+#endif
+
   /* Map the scorable frames and hand them to the subclass in order. */
   std::vector<GstS2sFrame> frames;
   std::vector<HeldItem *> owners;
@@ -674,8 +779,12 @@ release_held_locked (GstS2sAnalyzer * self)
     owners.push_back (&item);
     GstS2sFrame & f = frames.back ();
     if (f.scorable) {
-      f.mapped = gst_video_frame_map (&f.vframe, &info, item.buffer, GST_MAP_READ);
-      if (!f.mapped) {
+      f.mapped = gst_video_frame_map (&f.vframe, &info, item.buffer, map_flags);
+      if (f.mapped && device_batch && !(f.on_device = make_device_readable (self, &f))) {
+        f.scorable = FALSE;
+        f.unscored_status = S2S_STATUS_ERROR;
+        f.unscored_reason = "the frame could not be read from CUDA memory";
+      } else if (!f.mapped) {
         f.scorable = FALSE;
         f.unscored_status = S2S_STATUS_ERROR;
         f.unscored_reason = "buffer too small for its caps or not mappable";
@@ -687,8 +796,12 @@ release_held_locked (GstS2sAnalyzer * self)
     }
   }
 
+#if S2S_HAVE_GST_CUDA
+  p->frames_stream = device_batch ? p->cuda.ready_stream () : nullptr;
+#endif
   if (!frames.empty ())
     score_frames (self, frames.data (), (guint) frames.size (), batch);
+  p->frames_stream = nullptr;
 
   for (size_t i = 0; i < frames.size (); ++i) {
     if (frames[i].mapped)
@@ -927,6 +1040,18 @@ info_from_supported_caps (GstCaps * caps, GstVideoInfo * info)
 }
 
 static gboolean
+caps_have_cuda_memory (GstCaps * caps)
+{
+#if S2S_HAVE_GST_CUDA
+  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
+  return features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
+#else
+  (void) caps;
+  return FALSE;
+#endif
+}
+
+static gboolean
 set_caps (GstS2sAnalyzer * self, GstCaps * caps)
 {
   GstS2sAnalyzerClass *klass = GST_S2S_ANALYZER_GET_CLASS (self);
@@ -937,6 +1062,9 @@ set_caps (GstS2sAnalyzer * self, GstCaps * caps)
     GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, caps);
     return FALSE;
   }
+  /* Held frames were drained before: the next batch is read as these caps
+   * say, even where only the memory type changed. */
+  p->cuda_caps = caps_have_cuda_memory (caps);
 
   g_mutex_lock (&p->lock);
   const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info);
@@ -1071,11 +1199,58 @@ post_latency_message (GstS2sAnalyzer * self)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
 }
 
+/* ------------------------------------------------------------------------ */
+/* CUDA context                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* NULL->READY, before upstream CUDA elements start (they are after us in
+ * state order): join the pipeline's CUDA context or offer one wrapping the
+ * primary context, so that decoders allocate where our engines read. Not a
+ * fault when it fails: start() applies the device policy. */
+static void
+join_cuda_context (GstS2sAnalyzer * self)
+{
+#if S2S_HAVE_GST_CUDA
+  const Settings s = read_settings (self);
+  if (s.device == GST_S2S_DEVICE_CPU)
+    return;
+  std::string why;
+  if (!PRIV (self)->p->cuda.ensure (GST_ELEMENT (self), s.cuda_device_id, &why))
+    GST_INFO_OBJECT (self, "no CUDA context: %s", why.c_str ());
+#else
+  (void) self;
+#endif
+}
+
+static void
+gst_s2s_analyzer_set_context (GstElement * element, GstContext * context)
+{
+#if S2S_HAVE_GST_CUDA
+  GstS2sAnalyzer *self = GST_S2S_ANALYZER (element);
+  PRIV (self)->p->cuda.set_context (element, context, read_settings (self).cuda_device_id);
+#endif
+  GST_ELEMENT_CLASS (gst_s2s_analyzer_parent_class)->set_context (element, context);
+}
+
+/* Neighbours asking for the pipeline's CUDA context get ours. */
+static gboolean
+answer_context_query (GstS2sAnalyzer * self, GstQuery * query)
+{
+#if S2S_HAVE_GST_CUDA
+  return PRIV (self)->p->cuda.answer_query (GST_ELEMENT (self), query);
+#else
+  (void) self, (void) query;
+  return FALSE;
+#endif
+}
+
 static gboolean
 gst_s2s_analyzer_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstS2sAnalyzer *self = GST_S2S_ANALYZER (parent);
 
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && answer_context_query (self, query))
+    return TRUE;
   if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     if (!gst_pad_peer_query (PRIV (self)->sinkpad, query))
       return FALSE;
@@ -1148,6 +1323,10 @@ gst_s2s_analyzer_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
        * buffer it gave us back. */
       drain (self);
       return gst_pad_query_default (pad, parent, query);
+    case GST_QUERY_CONTEXT:
+      if (answer_context_query (self, query))
+        return TRUE;
+      return gst_pad_query_default (pad, parent, query);
     case GST_QUERY_ALLOCATION:
       if (!gst_pad_query_default (pad, parent, query))
         return FALSE;
@@ -1190,6 +1369,9 @@ gst_s2s_analyzer_change_state (GstElement * element, GstStateChange transition)
   Private *p = priv->p;
 
   switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      join_cuda_context (self);
+      break;
     case GST_STATE_CHANGE_READY_TO_PAUSED:{
       reset_stream_state (self);
       std::string fault_error;
@@ -1199,6 +1381,8 @@ gst_s2s_analyzer_change_state (GstElement * element, GstStateChange transition)
       p->max_frames_per_call = 0;
       p->unscored_reason.clear ();
       p->warned_oom = FALSE;
+      p->warned_cuda_read = FALSE;
+      p->reads_cuda_memory = FALSE;
       g_mutex_unlock (&p->lock);
       if (!fault_error.empty ())
         GST_WARNING_OBJECT (self, "%s: no faults injected", fault_error.c_str ());
@@ -1241,6 +1425,10 @@ gst_s2s_analyzer_change_state (GstElement * element, GstStateChange transition)
       klass->stop (self);
     p->started = FALSE;
   }
+#if S2S_HAVE_GST_CUDA
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    p->cuda.reset ();
+#endif
   return ret;
 }
 
@@ -1269,6 +1457,7 @@ gst_s2s_analyzer_class_init (GstS2sAnalyzerClass * klass)
 
   gobject_class->finalize = gst_s2s_analyzer_finalize;
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_s2s_analyzer_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_s2s_analyzer_set_context);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -64,6 +64,10 @@ typedef struct
 {
   GstVideoFrame vframe;         /* mapped for reading; valid only if mapped */
   gboolean mapped;
+  /* The planes are device memory of the engines' CUDA device (zero-copy
+   * CUDA input; see gst_s2s_analyzer_set_reads_cuda_memory). The same for
+   * every frame of a batch. */
+  gboolean on_device;
   /* The pair chain continues from the frame before (the previous frame of
    * this batch, or the last frame of the previous batch). FALSE after a
    * flush, new segment, caps change, stream start, DISCONT or gap. */
@@ -135,6 +139,18 @@ void gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GVal
 GstS2sDevice gst_s2s_analyzer_get_device (GstS2sAnalyzer * self);
 GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
 gint gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self);
+/* The device the engines should use: cuda-device-id, else the device of the
+ * pipeline's CUDA context, else 0. */
+gint gst_s2s_analyzer_get_cuda_device (GstS2sAnalyzer * self);
+
+/* Called from start(): the engines read frames in device memory of
+ * gst_s2s_analyzer_get_cuda_device(), so frames in CUDA memory are handed
+ * over on the device (GstS2sFrame.on_device) instead of mapped to the host. */
+void gst_s2s_analyzer_set_reads_cuda_memory (GstS2sAnalyzer * self, gboolean reads);
+/* While scoring a batch of frames on the device: the cudaStream_t whose
+ * queued work the engines must wait for before reading them (copies from
+ * another CUDA context), or NULL. */
+gpointer gst_s2s_analyzer_get_frames_stream (GstS2sAnalyzer * self);
 
 /* Applies the device policy for an element whose engines run on the CPU in
  * this build: device=cuda is a setup fault (GST_RESOURCE_ERROR_NOT_FOUND;

@@ -50,6 +50,7 @@
 #endif
 #if S2S_HAVE_TORCH
 #include "lpips_engine.h"
+#include "torch_device.h"
 #endif
 #include "s2s-meta.h"
 #include "s2sstats.h"
@@ -176,6 +177,29 @@ read_settings (GstS2sMetrics * self)
 
 /* ------------------------------------------------------------------------ */
 
+#if S2S_HAVE_TORCH
+/* The device policy for LPIPS: LibTorch on the device of the MSE/SSIM
+ * engine. Where that engine already fell back to the CPU (one WARNING said
+ * so) LPIPS follows quietly; where LibTorch alone cannot use the device,
+ * the policy applies to it. FALSE: the start must fail. */
+static gboolean
+lpips_device (GstS2sMetrics * self, s2s::LpipsConfig * config)
+{
+  GstS2sAnalyzer *analyzer = GST_S2S_ANALYZER (self);
+  const bool pair_on_cuda = self->state->engine && g_str_equal (self->state->engine->name (), "cuda");
+  if (gst_s2s_analyzer_get_device (analyzer) == GST_S2S_DEVICE_CPU)
+    return TRUE;
+  if (!pair_on_cuda && S2S_HAVE_CUDA)
+    return TRUE;
+  config->cuda_device = gst_s2s_analyzer_get_cuda_device (analyzer);
+  std::string why;
+  config->cuda = s2s::torch_cuda_usable (config->cuda_device, &why);
+  if (config->cuda)
+    return TRUE;
+  return gst_s2s_analyzer_no_cuda_device (analyzer, ("LPIPS: " + why).c_str ());
+}
+#endif
+
 /* LPIPS needs its model. A missing or unreadable file is not fatal: the
  * other metrics run and one WARNING says what to do. A file that is there
  * but wrong (corrupt, truncated, other model) is a setup fault: ERROR, or
@@ -197,6 +221,8 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
   }
   s2s::LpipsConfig config;
   config.model_path = s.lpips_model;
+  if (!lpips_device (self, &config))
+    return FALSE;
   config.precision = s2s::net_precision_from (gst_s2s_analyzer_get_precision (GST_S2S_ANALYZER (self)));
   std::string error;
   if (gst_s2s_analyzer_inject_model_load_fault (GST_S2S_ANALYZER (self)))
@@ -234,9 +260,9 @@ make_cuda_engine (GstS2sMetrics * self)
   const GstS2sDevice device = gst_s2s_analyzer_get_device (analyzer);
   if (device == GST_S2S_DEVICE_CPU)
     return TRUE;
-  const gint id = gst_s2s_analyzer_get_cuda_device_id (analyzer);
+  const gint id = gst_s2s_analyzer_get_cuda_device (analyzer);
   std::string error;
-  self->state->engine = s2s::make_cuda_pair_engine (id < 0 ? 0 : id, &error);
+  self->state->engine = s2s::make_cuda_pair_engine (id, &error);
   if (self->state->engine)
     return TRUE;
   return gst_s2s_analyzer_no_cuda_device (analyzer, error.c_str ());
@@ -271,6 +297,14 @@ gst_s2s_metrics_start (GstS2sAnalyzer * analyzer)
   st->lpips_missing.clear ();
   if ((s.metrics & GST_S2S_METRIC_LPIPS) && !start_lpips (self, s))
     return FALSE;
+
+  /* CUDA memory stays on the device where every engine reads it there. */
+  bool device_reads = g_str_equal (st->engine->name (), "cuda");
+#if S2S_HAVE_TORCH
+  if (st->lpips_engine)
+    device_reads = device_reads && st->lpips_engine->device_name ().rfind ("cuda", 0) == 0;
+#endif
+  gst_s2s_analyzer_set_reads_cuda_memory (analyzer, device_reads);
 
   GST_INFO_OBJECT (self, "started on %s", st->engine->name ());
   return TRUE;
@@ -395,12 +429,14 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
   std::vector<uint8_t> paired;
   std::vector<guint> owner;
   bool previous_ok = st->kept_valid;
+  bool on_device = false;       /* the same for the whole batch */
   for (guint i = 0; i < n; ++i) {
     GstS2sFrame & f = frames[i];
     if (!f.scorable) {
       previous_ok = false;
       continue;
     }
+    on_device = f.on_device;
     views.push_back (s2s::frame_view_from_video_frame (&f.vframe, st->format.format));
     paired.push_back (f.has_previous && previous_ok);
     owner.push_back (i);
@@ -412,7 +448,10 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
   bool ok = true;
   if (!views.empty ()) {
     try {
-      ok = st->engine->score (views.data (), paired.data (), views.size (), options,
+      ok = on_device ?
+          st->engine->score_device (views.data (), paired.data (), views.size (), options,
+          gst_s2s_analyzer_get_frames_stream (analyzer), results.data (), &error) :
+          st->engine->score (views.data (), paired.data (), views.size (), options,
           results.data (), &error);
     } catch (const std::bad_alloc &) {
       /* The base class retries with fewer frames; the engine may have lost
@@ -456,7 +495,10 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
       std::string lerr;
       bool lok;
       try {
-        lok = st->lpips_engine->score (views.data (), paired.data (), views.size (), lpips.data (),
+        lok = on_device ?
+            st->lpips_engine->score_device (views.data (), paired.data (), views.size (),
+            gst_s2s_analyzer_get_frames_stream (analyzer), lpips.data (), &lerr) :
+            st->lpips_engine->score (views.data (), paired.data (), views.size (), lpips.data (),
             &lerr);
       } catch (const std::exception & e) {
         lok = false;

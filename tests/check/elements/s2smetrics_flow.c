@@ -1177,7 +1177,10 @@ GST_END_TEST;
 static const gchar *refused_caps[] = {
   "video/x-raw, format=UYVY, width=64, height=48, framerate=30/1",
   "video/x-raw, format=P010_10LE, width=64, height=48, framerate=30/1",
+  "video/x-raw(memory:GLMemory), format=RGBA, width=64, height=48, framerate=30/1",
+#if !S2S_HAVE_GST_CUDA
   "video/x-raw(memory:CUDAMemory), format=GRAY8, width=64, height=48, framerate=30/1",
+#endif
   "video/x-raw, format=GRAY8, width=64, height=48, framerate=30/1, interlace-mode=alternate",
   "video/x-raw(format:Interlaced), format=GRAY8, width=64, height=48, framerate=30/1, "
       "interlace-mode=alternate",
@@ -1232,6 +1235,46 @@ GST_START_TEST (test_accept_supported_caps)
     gst_caps_unref (caps);
   }
   gst_caps_unref (allowed);
+  gst_object_unref (sinkpad);
+  ctx_free (c);
+}
+
+GST_END_TEST;
+
+/* Builds with GStreamer's CUDA library take CUDA memory caps (the template
+ * lists them first). Buffers that are not CUDA memory under such caps (an
+ * upstream that changed allocator, or a CPU engine) are read through host
+ * maps and scored as usual. */
+#define CAPS_64_CUDA "video/x-raw(memory:CUDAMemory), format=GRAY8, width=64, height=48, " \
+    "framerate=30/1"
+
+GST_START_TEST (test_cuda_memory_caps)
+{
+  Ctx *c = ctx_new (3, 0, CAPS_64_CUDA);
+  GstPad *sinkpad = gst_element_get_static_pad (c->element, "sink");
+  GstCaps *cuda = gst_caps_from_string (CAPS_64_CUDA);
+  GstCaps *templ = gst_pad_get_pad_template_caps (sinkpad);
+#if S2S_HAVE_GST_CUDA
+  fail_unless (gst_caps_can_intersect (templ, cuda), "template lacks CUDA memory: %"
+      GST_PTR_FORMAT, templ);
+  GstCapsFeatures *first = gst_caps_get_features (templ, 0);
+  fail_unless (gst_caps_features_contains (first, "memory:CUDAMemory"),
+      "CUDA memory should come first, so CUDA producers keep frames on the device");
+
+  for (guint i = 0; i < 7; i++)
+    push_ok (c, make_frame (i));
+  push_eos (c);
+  fail_unless_equals_int (gst_harness_buffers_received (c->h), 7);
+  fail_unless_equals_int (n_metrics (c), 6);
+  for (guint i = 1; i < 7; i++)
+    check_ok_result (metrics_for (c, i), i, i - 1, i, W, H, i * frame_duration (),
+        frame_duration (), i * frame_duration ());
+  fail_unless_equals_int (pull_and_check_buffers (c, 0), 7);
+#else
+  fail_if (gst_caps_can_intersect (templ, cuda), "CUDA memory without gst-cuda support");
+#endif
+  gst_caps_unref (templ);
+  gst_caps_unref (cuda);
   gst_object_unref (sinkpad);
   ctx_free (c);
 }
@@ -1694,6 +1737,7 @@ s2smetrics_flow_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_refuse_unsupported_caps);
   tcase_add_test (tc, test_accept_supported_caps);
+  tcase_add_test (tc, test_cuda_memory_caps);
   tcase_add_test (tc, test_buffer_before_caps);
 
   tc = tcase_create ("state");
