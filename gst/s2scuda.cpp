@@ -189,7 +189,7 @@ CudaLink::answer_query (GstElement * element, GstQuery * query)
 bool
 CudaLink::ensure (GstElement * element, int device_id, std::string * why)
 {
-  reset ();
+  release_device ();          /* but keep a context the application set */
   if (!gst_cuda_load_library ()) {
     *why = "the CUDA driver library (libcuda.so.1) could not be loaded";
     return false;
@@ -284,13 +284,21 @@ CudaLink::ensure (GstElement * element, int device_id, std::string * why)
 void
 CudaLink::reset ()
 {
+  release_device ();
   GstCudaContext *context;
-  Impl & m = *impl_;
   {
-    std::lock_guard < std::mutex > g (m.lock);
-    context = m.context;
-    m.context = nullptr;
+    std::lock_guard < std::mutex > g (impl_->lock);
+    context = impl_->context;
+    impl_->context = nullptr;
   }
+  if (context)
+    gst_object_unref (context);
+}
+
+void
+CudaLink::release_device ()
+{
+  Impl & m = *impl_;
   if (m.device >= 0) {
     cudaSetDevice (m.device);
     if (m.stream) {
@@ -308,8 +316,6 @@ CudaLink::reset ()
   m.device = -1;
   m.next_staging = 0;
   m.queued = false;
-  if (context)
-    gst_object_unref (context);
 }
 
 int

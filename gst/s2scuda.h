@@ -75,6 +75,9 @@ class CudaLink {
   void *ready_stream () const;
 
  private:
+  /* Frees the stream, the staging buffers and the primary context. */
+  void release_device ();
+
   struct Impl;
   std::unique_ptr < Impl > impl_;
 };
