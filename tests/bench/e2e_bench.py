@@ -731,11 +731,18 @@ def main():
     def want(key):
         return key in wanted or key.split("-")[0] in wanted
 
+    def want_group(group):
+        """Whether a group or any of its rows was asked for (b, or b-nvdec-cuda alone)."""
+        return any(w == group or w.startswith(group + "-") for w in wanted)
+
     cuda = torch_cuda()
     gst = Gst(args.build)
     have_plugin = gst.has("s2smetrics")
     have_musiq = gst.has("musiqscore")
     nvdec = gst.has("nvh264dec")
+    # The GPU machine's GStreamer bundle has no gst-libav (docs/gpu.md): its
+    # rows then say so and the nvh264dec rows still run.
+    avdec = gst.has("avdec_h264")
     s2s_caps = gst.inspect("s2smetrics") or ""
     cuda_mem_ok = "memory:CUDAMemory" in s2s_caps
     lpips_w, musiq_w = make_weights(cache, sys.executable)
@@ -775,12 +782,20 @@ def main():
             rows.append(service_lpips(r, clip_lp, nlp, blocks, lpips_w, "cpu", False))
 
         # (b) ours
-        if want("b"):
+        if want_group("b"):
             dec_ms = conv_ms = base_ms = None
+            sys_keys = ("b-decode", "b-sys", "b-sys-queue", "b-sys-lpips")
             if not have_plugin:
                 why = f"s2smetrics not found in {args.build}/gst (build it first)"
                 for key in ("b-sys", "b-sys-lpips"):
                     rows.append(Row(size, key, "ours").skip(why))
+            elif not any(want(k) for k in sys_keys):
+                pass
+            elif not avdec:
+                for key in sys_keys:
+                    if want(key):
+                        rows.append(Row(size, key, "ours, system-memory decode (avdec_h264)").skip(
+                            "no avdec_h264 (gst-libav) in this GStreamer"))
             else:
                 log("e2e:   b-decode")
                 dfps = decode_only(gst, clip, n, args.repeats, "avdec_h264", dec_opts)
@@ -826,6 +841,8 @@ def main():
                  f"s2smetrics metrics=mse+inv-ssim+lpips lpips-model={lpips_w} device=cuda " + batch, n),
             ]
             for key, what, ref, caps, element, frames in gpu_rows:
+                if not want(key):
+                    continue
                 r = Row(size, key, what, ref=ref)
                 if not have_plugin:
                     rows.append(r.skip("no s2smetrics"))
@@ -844,9 +861,14 @@ def main():
                         rows.append(r)
                     except RuntimeError as e:
                         rows.append(r.skip("pipeline failed: " + str(e).splitlines()[0][:120]))
-            if not cuda and have_plugin:
+            if not want("b-cuda-lpips"):
+                pass
+            elif not cuda and have_plugin:
                 rows.append(Row(size, "b-cuda-lpips", "ours: avdec_h264 ! s2smetrics + LPIPS on CUDA",
                                 ref="a-full").skip("no CUDA device on this machine"))
+            elif have_plugin and not avdec:
+                rows.append(Row(size, "b-cuda-lpips", "ours: avdec_h264 ! s2smetrics + LPIPS on CUDA",
+                                ref="a-full").skip("no avdec_h264 (gst-libav) in this GStreamer"))
             elif have_plugin:
                 r = Row(size, "b-cuda-lpips", "ours: avdec_h264 ! s2smetrics + LPIPS on CUDA", ref="a-full")
                 log("e2e:   b-cuda-lpips")
@@ -876,14 +898,20 @@ def main():
                 rows.append(pyiqa_musiq(r, clip_mq, nmq, musiq_w, dev))
             except Exception as e:  # noqa: BLE001 - a missing pyiqa is a row, not a crash
                 rows.append(r.skip(f"{type(e).__name__}: {str(e)[:100]}"))
-            r = Row(size, "d-musiqscore", f"ours: avdec_h264 ! musiqscore on {dev}", ref="d-pyiqa")
+            # On a GPU, frames stay on the device from nvh264dec where it can.
+            on_device = cuda and nvdec and cuda_mem_ok
+            mq_dec, mq_opts, mq_caps = (("nvh264dec", "", "! 'video/x-raw(memory:CUDAMemory)'") if on_device
+                                        else ("avdec_h264", dec_opts, ""))
+            r = Row(size, "d-musiqscore", f"ours: {mq_dec} ! musiqscore on {dev}", ref="d-pyiqa")
             if not have_musiq:
                 rows.append(r.skip("musiqscore not in this build (needs LibTorch)"))
+            elif not gst.has(mq_dec):
+                rows.append(r.skip(f"no {mq_dec} in this GStreamer"))
             else:
                 log("e2e:   d-musiqscore")
                 try:
-                    dfps = decode_only(gst, clip_mq, nmq, 1, "avdec_h264", dec_opts)
-                    ours_metrics(gst, r, clip_mq, nmq, 1, "avdec_h264", dec_opts, "",
+                    dfps = decode_only(gst, clip_mq, nmq, 1, mq_dec, mq_opts, mq_caps)
+                    ours_metrics(gst, r, clip_mq, nmq, 1, mq_dec, mq_opts, mq_caps,
                                  f"musiqscore model={musiq_w} device={dev} batch-size=1",
                                  1000.0 / statistics.median(dfps), gpu=cuda)
                     r.note += "; batch-size 1 (batching does not help on the CPU), incl. first-frame warm-up"
