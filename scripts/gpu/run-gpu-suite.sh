@@ -17,10 +17,12 @@
 #   test      every meson test (suite gpu included), Check summaries
 #   sanitize  compute-sanitizer memcheck + racecheck over the kernel test
 #             (smaller frames) and over the gpu suite (slowest cases out)
-#   bench     cuda-pairs benchmark, e2e_bench.py rows that can run here,
-#             an nvh264dec smoke timing
-#   all       env build kernels test sanitize bench (may need more than
-#             the device tool's 10 minutes: prefer 2-3 calls)
+#   bench     cuda-pairs and cuda-preprocess benchmarks, e2e_bench.py
+#             (rows without gst-libav say so), an nvh264dec smoke timing
+#   networks  LPIPS and MUSIQ on CUDA beside the lpips package and pyiqa
+#             (tests/bench/bench_networks.py; 6-8 min, a call of its own)
+#   all       env build kernels test sanitize bench networks (needs more
+#             than the device tool's 10 minutes: prefer 3-4 calls)
 #
 #   scripts/gpu/run-gpu-suite.sh --exec CMD...   runs one command in that
 #   environment (e.g. meson test -C build-gpu -v cuda-memory)
@@ -44,7 +46,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
 self=scripts/gpu/run-gpu-suite.sh
-all_stages=(env build kernels test sanitize bench)
+all_stages=(env build kernels test sanitize bench networks)
 build=${S2S_GPU_BUILD:-build-gpu}
 sysroot=${S2S_SYSROOT:-/tmp/s2s-sysroot}
 site=${S2S_SITE:-/tmp/site}
@@ -621,7 +623,9 @@ stage_bench() {
   need_build || return 1
   local rc=0 targets out rows sizes
   mapfile -t targets < <(python3 scripts/gpu/mtest.py targets "$build" --benchmark cuda-pairs)
-  build_targets "${targets[@]}" gst/libgsts2s.so || { fig "building FAILED"; return 1; }
+  local pre_targets
+  mapfile -t pre_targets < <(python3 scripts/gpu/mtest.py targets "$build" --benchmark cuda-preprocess)
+  build_targets "${targets[@]}" "${pre_targets[@]}" gst/libgsts2s.so || { fig "building FAILED"; return 1; }
   out=$(mktemp)
   if [ ${#targets[@]} -gt 0 ]; then
     say "meson test --benchmark cuda-pairs"
@@ -635,12 +639,17 @@ stage_bench() {
   else
     fig "no cuda-pairs benchmark in this build"
   fi
-  # e2e: without gst-libav (avdec_h264) the script cannot run its group b
-  # (ours) at all; a (the service, cv2 decode) and d (MUSIQ) run.
+  if [ ${#pre_targets[@]} -gt 0 ]; then
+    say "meson test --benchmark cuda-preprocess"
+    meson test -C "$build" --no-rebuild --benchmark -v cuda-preprocess 2>&1 | tee "$out"
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+    if grep -q "SKIP" "$out"; then fig "cuda-preprocess: SKIP (no GPU)"
+    else fig "cuda-preprocess: see bench.log"; fi
+  fi
+  # e2e: rows that need gst-libav (avdec_h264, not in the bundle) say so;
+  # the nvh264dec rows run.
   sizes=${S2S_E2E_SIZES:-1080p}
-  if [ -n "${S2S_E2E_ROWS:-}" ]; then rows=$S2S_E2E_ROWS
-  elif gst-inspect-1.0 --exists avdec_h264 2>/dev/null; then rows=a,b,d
-  else rows=a,d; say "no avdec_h264: e2e rows a,d only (group b needs gst-libav)"; fi
+  rows=${S2S_E2E_ROWS:-a,b,d}
   say "e2e_bench.py --sizes $sizes --rows $rows ${S2S_E2E_ARGS:-}"
   # shellcheck disable=SC2086
   python3 tests/bench/e2e_bench.py --build "$build" --markdown --sizes "$sizes" --rows "$rows" ${S2S_E2E_ARGS:-} \
@@ -684,6 +693,24 @@ stage_bench() {
   return "$rc"
 }
 
+stage_networks() {
+  setup_env || return 1
+  need_build || return 1
+  build_targets bench_networks || { fig "building bench_networks FAILED"; return 1; }
+  local rc
+  say "bench_networks.py ${S2S_NETWORKS_ARGS:-}"
+  # shellcheck disable=SC2086
+  python3 tests/bench/bench_networks.py --build "$build" --json "$logdir/networks.json" \
+    ${S2S_NETWORKS_ARGS:-} 2>&1
+  rc=$?
+  case $rc in
+    0) fig "networks: table in networks.log, numbers in networks.json" ;;
+    77) fig "networks: SKIP (no GPU)" ;;
+    *) fig "networks FAILED (exit $rc)" ;;
+  esac
+  return "$rc"
+}
+
 # ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
@@ -709,7 +736,7 @@ for a in "$@"; do
       echo "[main] all = ${all_stages[*]}: may need more than 10 minutes on a fresh machine;" \
         "the usual calls are 'env build kernels test' then 'env sanitize bench'"
       stages+=("${all_stages[@]}") ;;
-    env | build | kernels | test | sanitize | bench) stages+=("$a") ;;
+    env | build | kernels | test | sanitize | bench | networks) stages+=("$a") ;;
     *) echo "unknown stage '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done

@@ -685,7 +685,7 @@ START_TEST(test_progress_lines) {
   // Paced at ~50 frames/s (identity sleeps 20 ms a frame): lines while it
   // runs, counting up to the total, which comes from the file's duration.
   const Run paced = run_tool({"--pipeline", "filesrc location=" + g_clip +
-                              " ! qtdemux ! h264parse ! avdec_h264 ! identity sleep-time=20000",
+                              " ! decodebin ! identity sleep-time=20000",
                               "--progress-interval", "0", "--batch-size", "1",
                               "--metrics", "mse,inv-ssim"});
   ck_assert_msg(paced.status == 0, "exit %d:\n%s", paced.status, paced.err.c_str());
