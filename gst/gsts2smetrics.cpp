@@ -186,10 +186,10 @@ static gboolean
 lpips_device (GstS2sMetrics * self, s2s::LpipsConfig * config)
 {
   GstS2sAnalyzer *analyzer = GST_S2S_ANALYZER (self);
+  /* device=cpu, or the MSE/SSIM engine is on the CPU (this build has no
+   * CUDA kernels, or none was usable and the policy already spoke). */
   const bool pair_on_cuda = self->state->engine && g_str_equal (self->state->engine->name (), "cuda");
-  if (gst_s2s_analyzer_get_device (analyzer) == GST_S2S_DEVICE_CPU)
-    return TRUE;
-  if (!pair_on_cuda && S2S_HAVE_CUDA)
+  if (!pair_on_cuda)
     return TRUE;
   config->cuda_device = gst_s2s_analyzer_get_cuda_device (analyzer);
   std::string why;
