@@ -223,4 +223,65 @@ S2S_HD int musiq_spatial_pos(int row, int col, int rows, int cols, int grid) {
   return musiq_hash_index(row, rows, grid) * grid + musiq_hash_index(col, cols, grid);
 }
 
+// ---------------------------------------------------------------------------
+// Token layout: where each scale's tokens sit in the sequence. Shared by the
+// CPU twin and the CUDA kernel, so both place every token alike.
+// ---------------------------------------------------------------------------
+
+// Tokens of a rescaled scale with longer side L: ceil(L / patch)^2, the
+// patches of an L x L image (0 for L <= 0, which has no image).
+S2S_HD int64_t musiq_rescaled_capacity(int longer_side, int patch) {
+  if (longer_side <= 0) return 0;
+  const int64_t n = musiq_patch_count(longer_side, patch);
+  return n * n;
+}
+
+// Tokens of the native scale: exactly max_seq_len when it is >= 0 (cut, or
+// padded with all-zero tokens), else every patch.
+S2S_HD int64_t musiq_native_capacity(int max_seq_len, int height, int width, int patch) {
+  if (max_seq_len >= 0) return max_seq_len;
+  return static_cast<int64_t>(musiq_patch_count(height, patch)) * musiq_patch_count(width, patch);
+}
+
+struct MusiqScaleLayout {
+  int32_t height, width;  // the scale's image
+  int32_t rows, cols;     // its patches
+  int32_t top, left;      // TF 'SAME' padding before the image
+  int64_t first;          // its first token in the sequence
+  int64_t capacity;       // tokens it takes
+  int64_t patches;        // leading tokens that hold patches; the rest are all-zero, mask 0
+};
+
+S2S_HD MusiqScaleLayout musiq_scale_layout(int height, int width, int64_t first, int64_t capacity, int patch) {
+  MusiqScaleLayout s;
+  s.height = height;
+  s.width = width;
+  s.rows = musiq_patch_count(height, patch);
+  s.cols = musiq_patch_count(width, patch);
+  s.top = musiq_pad_before(height, patch);
+  s.left = musiq_pad_before(width, patch);
+  s.first = first;
+  s.capacity = capacity;
+  const int64_t all = static_cast<int64_t>(s.rows) * s.cols;
+  s.patches = capacity < all ? capacity : all;
+  return s;
+}
+
+// One rescaled pixel, all three channels, from its 4x4 source
+// neighbourhood: for each of the four source rows the width sum, then the
+// height sum over them, ATen's order. pixel(x, y, v) stores the three
+// [-1, 1] values of source pixel (x, y) in v. The CPU twin computes each
+// source row's width sums once and reuses them for every output row: the
+// same function of the same inputs, so the same bits.
+template <typename Pixel>
+S2S_HD void musiq_cubic_pixel(const Pixel &pixel, const MusiqCubicTap &tx, const MusiqCubicTap &ty, float out[3]) {
+  float across[3][4];
+  for (int j = 0; j < 4; ++j) {
+    float p[4][3];
+    for (int i = 0; i < 4; ++i) pixel(tx.idx[i], ty.idx[j], p[i]);
+    for (int c = 0; c < 3; ++c) across[c][j] = musiq_cubic_sum(p[0][c], p[1][c], p[2][c], p[3][c], tx.w);
+  }
+  for (int c = 0; c < 3; ++c) out[c] = musiq_cubic_sum(across[c][0], across[c][1], across[c][2], across[c][3], ty.w);
+}
+
 }  // namespace s2s

@@ -29,15 +29,10 @@ namespace {
 
 constexpr int kPlane = kMusiqPatch * kMusiqPatch;  // values per channel in a token
 
-int64_t rescaled_capacity(int longer_side) {
-  if (longer_side <= 0) return 0;
-  const int64_t n = musiq_patch_count(longer_side, kMusiqPatch);
-  return n * n;
-}
+int64_t rescaled_capacity(int longer_side) { return musiq_rescaled_capacity(longer_side, kMusiqPatch); }
 
 int64_t native_capacity(const MusiqPatchConfig &config, int width, int height) {
-  if (config.max_seq_len >= 0) return config.max_seq_len;
-  return static_cast<int64_t>(musiq_patch_count(height, kMusiqPatch)) * musiq_patch_count(width, kMusiqPatch);
+  return musiq_native_capacity(config.max_seq_len, height, width, kMusiqPatch);
 }
 
 // The per-pixel loops. They are compiled twice on x86-64: for CPUs with FMA
@@ -95,19 +90,24 @@ void sum_height(const float *r0, const float *r1, const float *r2, const float *
   sum_height_body(r0, r1, r2, r3, weights, w, o);
 }
 
-// One scale image and where its tokens go.
+// One scale image and where its tokens go (musiq_scale_layout: the CUDA
+// kernel places tokens by the same function).
 class ScaleWriter {
  public:
   ScaleWriter(float *tokens, int64_t first, int64_t capacity, int height, int width)
-      : tokens_(tokens + first * kMusiqTokenValues),
-        first_(first),
-        capacity_(capacity),
-        height_(height),
-        width_(width),
-        rows_(musiq_patch_count(height, kMusiqPatch)),
-        cols_(musiq_patch_count(width, kMusiqPatch)),
-        top_(musiq_pad_before(height, kMusiqPatch)),
-        left_(musiq_pad_before(width, kMusiqPatch)),
+      : ScaleWriter(tokens, musiq_scale_layout(height, width, first, capacity, kMusiqPatch)) {}
+
+  ScaleWriter(float *tokens, const MusiqScaleLayout &l)
+      : tokens_(tokens + l.first * kMusiqTokenValues),
+        first_(l.first),
+        capacity_(l.capacity),
+        patches_(l.patches),
+        height_(l.height),
+        width_(l.width),
+        rows_(l.rows),
+        cols_(l.cols),
+        top_(l.top),
+        left_(l.left),
         padded_width_(cols_ * kMusiqPatch),
         row_(3 * static_cast<size_t>(padded_width_), 0.0f) {
     // Patch rows holding at least one kept token.
@@ -135,7 +135,7 @@ class ScaleWriter {
     std::fill(row_.begin(), row_.end(), 0.0f);
     for (int py = 0; py < top_; ++py) store_padded(py);
     for (int py = top_ + height_; py < kept_rows_ * kMusiqPatch; ++py) store_padded(py);
-    const int64_t patches = std::min<int64_t>(capacity_, static_cast<int64_t>(rows_) * cols_);
+    const int64_t patches = patches_;
     if (capacity_ > patches) {
       std::memset(tokens_ + patches * kMusiqTokenValues, 0,
                   sizeof(float) * static_cast<size_t>(capacity_ - patches) * kMusiqTokenValues);
@@ -167,7 +167,7 @@ class ScaleWriter {
   }
 
   float *tokens_;
-  int64_t first_, capacity_;
+  int64_t first_, capacity_, patches_;
   int height_, width_, rows_, cols_, top_, left_, padded_width_, kept_rows_;
   std::vector<float> row_;  // one padded image row, channel-planar
 };

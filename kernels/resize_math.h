@@ -162,6 +162,17 @@ S2S_HD uint8_t resize_vcombine_u8(int32_t s0, int32_t s1, int32_t w0, int32_t w1
   return static_cast<uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
 }
 
+// One output byte of the linear path from the four source bytes it reads:
+// p00 at (tx.i0, ty.i0), p01 at (tx.i1, ty.i0), p10 at (tx.i0, ty.i1), p11
+// at (tx.i1, ty.i1). Kernels that produce the source bytes on the fly (the
+// CUDA LPIPS input converts YUV as it reads) call this directly.
+S2S_HD uint8_t resize_linear_u8_from(int32_t p00, int32_t p01, int32_t p10, int32_t p11, const ResizeTap &tx,
+                                     const ResizeTap &ty) {
+  const int32_t s0 = resize_hsum(p00, p01, tx.w0, tx.w1);
+  const int32_t s1 = resize_hsum(p10, p11, tx.w0, tx.w1);
+  return resize_vcombine_u8(s0, s1, ty.w0, ty.w1);
+}
+
 // One output byte of the linear path (channel c of the pixel whose taps are
 // tx, ty), straight from the source: what a one-thread-per-byte kernel needs.
 S2S_HD uint8_t resize_linear_u8_at(const uint8_t *src, int64_t src_stride, int channels, const ResizeTap &tx,
@@ -170,9 +181,7 @@ S2S_HD uint8_t resize_linear_u8_at(const uint8_t *src, int64_t src_stride, int c
   const uint8_t *r1 = src + ty.i1 * src_stride;
   const int64_t x0 = static_cast<int64_t>(tx.i0) * channels + c;
   const int64_t x1 = static_cast<int64_t>(tx.i1) * channels + c;
-  const int32_t s0 = resize_hsum(r0[x0], r0[x1], tx.w0, tx.w1);
-  const int32_t s1 = resize_hsum(r1[x0], r1[x1], tx.w0, tx.w1);
-  return resize_vcombine_u8(s0, s1, ty.w0, ty.w1);
+  return resize_linear_u8_from(r0[x0], r0[x1], r1[x0], r1[x1], tx, ty);
 }
 
 // Exact 2x downscale: mean of a 2x2 block (sum = a+b+c+d).

@@ -12,6 +12,8 @@
 #include <cuda_runtime_api.h>
 
 #include "frame.h"
+#include "musiq_patches.h"
+#include "pair_engine.h"
 #include "s2s_math.h"
 
 namespace s2s {
@@ -83,6 +85,37 @@ cudaError_t launch_reduce_pair_sums(const PairSums *partials, int64_t per_pair, 
 // cudaSuccess, or the error a launch would give (e.g.
 // cudaErrorNoKernelImageForDevice).
 cudaError_t check_kernel_image();
+
+// ---------------------------------------------------------------------------
+// Network inputs (preprocess_kernels.cu), bit for bit the CPU twins of
+// preprocess.h. `frames` is a host array of n views whose planes are device
+// memory (FrameView's rules: strides, plane offsets applied), all of
+// `format`'s pixel format and size; format.yuv converts YUV frames. The
+// frames must be ready when the work already queued on `stream` is (make
+// the stream wait for their producer first). Outputs are device memory the
+// caller owns. The plane pointers travel inside the kernel arguments, so
+// these calls need no scratch memory, upload or host synchronisation; the
+// host arrays may be reused as soon as they return.
+//
+// Both return cudaErrorInvalidValue, before queueing anything, for frames
+// that do not match `format` (format, size, a missing plane, a stride
+// shorter than a row) or bad sizes; n <= 0 queues nothing.
+// ---------------------------------------------------------------------------
+
+// LPIPS network input: each frame as 8-bit RGB, resized by OpenCV's
+// INTER_LINEAR to out_width x out_height (the frame's own size: no resize),
+// as float32 (v / 255 * 2 - 1) channel planes. dst: [n][3][out_height][out_width].
+cudaError_t launch_lpips_input(const StreamFormat &format, const FrameView *frames, int n, int out_width,
+                               int out_height, float *dst, cudaStream_t stream);
+
+// MUSIQ multi-scale patches, laid out as musiq_patches() lays them out, per
+// frame: T = musiq_token_count(config, width, height) tokens of
+// kMusiqTokenValues floats at values + frame * T * kMusiqTokenValues, and
+// pos, scale, mask at + frame * T. At most 7 longer sides (the native scale
+// makes 8), else cudaErrorInvalidValue.
+cudaError_t launch_musiq_patches(const StreamFormat &format, const FrameView *frames, int n,
+                                 const MusiqPatchConfig &config, float *values, float *pos, float *scale,
+                                 float *mask, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace s2s

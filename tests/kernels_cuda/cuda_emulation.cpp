@@ -30,12 +30,14 @@
 #undef __forceinline__
 #undef __launch_bounds__
 #undef __shared__
+#undef __grid_constant__
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __shared__ static
+#define __grid_constant__
 
 // Built-in variables of the running fiber.
 uint3 threadIdx, blockIdx;
@@ -153,6 +155,7 @@ T __shfl_down_sync(unsigned, T value, int offset) {
 
 #include "convert_kernels.cuh"
 #include "pair_kernels.cuh"
+#include "preprocess_kernels.cuh"
 
 // ---------------------------------------------------------------------------
 // The launchers of kernels/cuda/*.cu, with the same grids.
@@ -201,6 +204,27 @@ cudaError_t launch_reduce_pair_sums(const PairSums *partials, int64_t per_pair, 
 }
 
 cudaError_t check_kernel_image() { return cudaSuccess; }
+
+// The network-input launchers plan their launches in the kernels' header;
+// only the launch itself differs.
+cudaError_t launch_lpips_input(const StreamFormat &format, const FrameView *frames, int n, int out_width,
+                               int out_height, float *dst, cudaStream_t) {
+  return plan_lpips_input(format, frames, n, out_width, out_height, dst,
+                          [](const dim3 &grid, const dim3 &block, const LpipsArgs &args) {
+                            emulation::launch(grid, block, [&] { lpips_input_kernel(args); });
+                            return cudaSuccess;
+                          });
+}
+
+cudaError_t launch_musiq_patches(const StreamFormat &format, const FrameView *frames, int n,
+                                 const MusiqPatchConfig &config, float *values, float *pos, float *scale,
+                                 float *mask, cudaStream_t) {
+  return plan_musiq_patches(format, frames, n, config, values, pos, scale, mask,
+                            [](const dim3 &grid, const dim3 &block, const MusiqArgs &args) {
+                              emulation::launch(grid, block, [&] { musiq_patches_kernel(args); });
+                              return cudaSuccess;
+                            });
+}
 
 }  // namespace cuda
 }  // namespace s2s

@@ -17,6 +17,9 @@
 // block at a time, far slower than a GPU, so S2S_CUDA_TEST_MAX_PIXELS then
 // leaves out the larger frames.
 //
+// The network-input kernels (LPIPS input, MUSIQ patches) have their suites
+// in test_cuda_preprocess.cpp; main() runs them with these, in both parts.
+//
 // Check runs without forking (a forked child cannot use the parent's CUDA
 // context); S2S_GOLDEN_DIR names the golden directory.
 #include <cuda_runtime_api.h>
@@ -44,6 +47,7 @@
 #include "pair_engine.h"
 #include "pair_metrics_cpu.h"
 #include "s2s_math.h"
+#include "test_cuda_preprocess.h"
 
 // Last: check.h defines a fail() macro that breaks the C++ stream headers.
 #include <check.h>
@@ -808,7 +812,7 @@ int main() {
     g_no_device_reason = "cudaGetDeviceCount reports 0 devices";
   cudaGetLastError();
 
-  if (run_suite(cpu_suite()) != 0) return EXIT_FAILURE;
+  if (run_suite(cpu_suite()) + run_suite(preprocess_cpu_suite()) != 0) return EXIT_FAILURE;
   if (!g_no_device_reason.empty()) {
     std::printf("SKIP: no CUDA device (%s); the GPU tests did not run\n", g_no_device_reason.c_str());
     return 77;
@@ -836,5 +840,6 @@ int main() {
   }
   std::printf("golden: %zu cases from %s\n", g_cases.size(), dir);
   std::fflush(stdout);
-  return run_suite(gpu_suite()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  const int failed = run_suite(gpu_suite()) + run_suite(preprocess_gpu_suite(g_max_pixels));
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
