@@ -6,18 +6,35 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
-#include "convert.h"
+#include "config.h"
 #include "lpips.h"
-#include "resize.h"
+#include "preprocess.h"
 #include "safetensors.h"
+
+#if S2S_HAVE_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+
+#include "cuda_kernels.h"
+#endif
 
 namespace s2s {
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+#if S2S_HAVE_CUDA
+void check_cuda(cudaError_t e, const char *what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("LPIPS: ") + what + " failed (" + cudaGetErrorName(e) + ": " +
+                             cudaGetErrorString(e) + ")");
+}
+#endif
 
 torch::ScalarType scalar_type(NetPrecision p) {
   switch (p) {
@@ -32,6 +49,13 @@ class TorchLpipsEngine final : public LpipsEngine {
   TorchLpipsEngine(LpipsNet net, torch::Device device, NetPrecision precision)
       : net_(std::move(net)), device_(device), dtype_(scalar_type(precision)) {}
 
+#if S2S_HAVE_CUDA
+  ~TorchLpipsEngine() override {
+    if (producer_ready_) cudaEventDestroy(producer_ready_);
+    if (input_read_) cudaEventDestroy(input_read_);
+  }
+#endif
+
   std::string device_name() const override { return device_.str(); }
 
   bool configure(const StreamFormat &format, int size, std::string *) override {
@@ -45,82 +69,131 @@ class TorchLpipsEngine final : public LpipsEngine {
   bool score(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, double *lpips,
              std::string *error) override;
 
+#if S2S_HAVE_CUDA
+  bool score_device(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, void *producer_stream,
+                    double *lpips, std::string *error) override;
+#endif
+
  private:
-  // RGB (resized) of frame f as float32 CHW in [-1, 1], written into dst.
-  void preprocess(const FrameView &frame, float *dst);
+  // The network part of score() and score_device(): `input` holds the
+  // batch's [n, 3, h, w] float32 network input on device_.
+  void score_input(const torch::Tensor &input, const uint8_t *pair_with_previous, size_t n, double *lpips);
+  // Both entry points: NaN results, then `body` with every exception caught
+  // (the chain is reset on failure).
+  template <typename Body>
+  bool guarded(size_t n, double *lpips, std::string *error, Body &&body);
 
   LpipsNet net_;
   torch::Device device_;
   torch::ScalarType dtype_;
   StreamFormat format_;
   int out_w_ = 0, out_h_ = 0;
-  std::vector<uint8_t> rgb_, resized_;
+  PreprocessScratch scratch_;
   std::vector<torch::Tensor> kept_;  // features of the last frame, [1, C, h, w] each
+#if S2S_HAVE_CUDA
+  cudaEvent_t producer_ready_ = nullptr;  // recorded on the producer's stream
+  cudaEvent_t input_read_ = nullptr;      // recorded after the input kernel
+#endif
 };
 
-void TorchLpipsEngine::preprocess(const FrameView &frame, float *dst) {
-  const int w = format_.width, h = format_.height;
-  rgb_.resize(static_cast<size_t>(w) * h * 3);
-  convert_to_rgb_rows(frame, format_.yuv, rgb_.data(), static_cast<int64_t>(w) * 3, 0, h);
-  const uint8_t *src = rgb_.data();
-  if (out_w_ != w || out_h_ != h) {
-    resized_.resize(static_cast<size_t>(out_w_) * out_h_ * 3);
-    resize_linear_u8(rgb_.data(), static_cast<int64_t>(w) * 3, w, h, 3, resized_.data(),
-                     static_cast<int64_t>(out_w_) * 3, out_w_, out_h_, 0, out_h_);
-    src = resized_.data();
-  }
-  // As the service: float32(v) / 255 * 2 - 1, planar RGB.
-  const size_t plane = static_cast<size_t>(out_w_) * out_h_;
-  for (size_t i = 0; i < plane; ++i) {
-    for (int c = 0; c < 3; ++c) dst[c * plane + i] = static_cast<float>(src[3 * i + c]) / 255.0f * 2.0f - 1.0f;
-  }
-}
-
-bool TorchLpipsEngine::score(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, double *lpips,
-                             std::string *error) {
+template <typename Body>
+bool TorchLpipsEngine::guarded(size_t n, double *lpips, std::string *error, Body &&body) {
   for (size_t i = 0; i < n; ++i) lpips[i] = kNaN;
   if (n == 0) return true;
   try {
     c10::InferenceMode guard;
-    torch::Tensor input = torch::empty({static_cast<int64_t>(n), 3, out_h_, out_w_}, torch::kFloat32);
-    const size_t frame_floats = static_cast<size_t>(3) * out_w_ * out_h_;
-    for (size_t i = 0; i < n; ++i) preprocess(frames[i], input.data_ptr<float>() + i * frame_floats);
-
-    std::vector<torch::Tensor> feats = net_->features(input.to(device_, dtype_));
-
-    // Pairs (i - 1, i). With a kept frame the previous features come from
-    // [kept, batch...], where frame i - 1 sits at row i; without one, from
-    // the batch itself (frame 0 then has no pair).
-    const bool have_kept = !kept_.empty();
-    std::vector<int64_t> prev, cur;
-    for (size_t i = 0; i < n; ++i) {
-      if (!pair_with_previous[i]) continue;
-      if (i == 0 && !have_kept) continue;
-      prev.push_back(static_cast<int64_t>(have_kept ? i : i - 1));
-      cur.push_back(static_cast<int64_t>(i));
-    }
-    if (!cur.empty()) {
-      const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(device_);
-      torch::Tensor prev_idx = torch::tensor(prev, opts);
-      torch::Tensor cur_idx = torch::tensor(cur, opts);
-      std::vector<torch::Tensor> a, b;
-      for (size_t k = 0; k < feats.size(); ++k) {
-        const torch::Tensor previous = have_kept ? torch::cat({kept_[k], feats[k]}) : feats[k];
-        a.push_back(previous.index_select(0, prev_idx));
-        b.push_back(feats[k].index_select(0, cur_idx));
-      }
-      torch::Tensor d = net_->distance(a, b).to(torch::kCPU, torch::kFloat64);
-      const double *values = d.data_ptr<double>();
-      for (size_t j = 0; j < cur.size(); ++j) lpips[cur[j]] = values[j];
-    }
-    kept_.clear();
-    for (auto &f : feats) kept_.push_back(f.narrow(0, static_cast<int64_t>(n) - 1, 1).clone());
+    body();
     return true;
   } catch (const std::exception &e) {
     kept_.clear();
     if (error) *error = e.what();
-    return false;
+  } catch (...) {
+    kept_.clear();
+    if (error) *error = "LPIPS: unknown exception";
   }
+  return false;
+}
+
+bool TorchLpipsEngine::score(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, double *lpips,
+                             std::string *error) {
+  return guarded(n, lpips, error, [&] {
+    // Host input: preprocessed on the CPU (preprocess.h's twin of the CUDA
+    // kernel), into pinned memory when it goes to a GPU so that the copy
+    // is asynchronous (LibTorch's pinned allocator keeps the block until
+    // the copy is done).
+    const auto host = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device_.is_cuda());
+    torch::Tensor input = torch::empty({static_cast<int64_t>(n), 3, out_h_, out_w_}, host);
+    const size_t frame_floats = static_cast<size_t>(3) * out_w_ * out_h_;
+    for (size_t i = 0; i < n; ++i)
+      lpips_input(frames[i], format_.yuv, out_w_, out_h_, input.data_ptr<float>() + i * frame_floats, &scratch_);
+    score_input(input.to(device_, torch::kFloat32, /*non_blocking=*/true), pair_with_previous, n, lpips);
+  });
+}
+
+#if S2S_HAVE_CUDA
+bool TorchLpipsEngine::score_device(const FrameView *frames, const uint8_t *pair_with_previous, size_t n,
+                                    void *producer_stream, double *lpips, std::string *error) {
+  if (!device_.is_cuda()) return LpipsEngine::score_device(frames, pair_with_previous, n, producer_stream, lpips, error);
+  return guarded(n, lpips, error, [&] {
+    if (n > static_cast<size_t>(std::numeric_limits<int>::max())) throw std::runtime_error("LPIPS: batch too large");
+    const c10::cuda::CUDAGuard device_guard(device_.index());
+    const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream(device_.index());
+    if (!producer_ready_) check_cuda(cudaEventCreateWithFlags(&producer_ready_, cudaEventDisableTiming), "cudaEventCreate");
+    if (!input_read_) check_cuda(cudaEventCreateWithFlags(&input_read_, cudaEventDisableTiming), "cudaEventCreate");
+    // LibTorch's stream waits, on the device, for what the producer queued.
+    check_cuda(cudaEventRecord(producer_ready_, static_cast<cudaStream_t>(producer_stream)),
+               "cudaEventRecord (producer stream)");
+    check_cuda(cudaStreamWaitEvent(stream.stream(), producer_ready_, 0), "cudaStreamWaitEvent");
+    // The input is LibTorch's memory, allocated for its current stream, so
+    // the network reads it in order and the caching allocator reuses it
+    // only after that stream is past it.
+    torch::Tensor input = torch::empty({static_cast<int64_t>(n), 3, out_h_, out_w_},
+                                       torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    const cudaError_t launched = cuda::launch_lpips_input(format_, frames, static_cast<int>(n), out_w_, out_h_,
+                                                          input.data_ptr<float>(), stream.stream());
+    if (launched == cudaErrorInvalidValue)
+      throw std::runtime_error("LPIPS: device frames do not match the configured format, size or planes");
+    check_cuda(launched, "input kernel launch");
+    check_cuda(cudaEventRecord(input_read_, stream.stream()), "cudaEventRecord");
+    score_input(input, pair_with_previous, n, lpips);
+    // The caller may reuse the frames once this returns: wait until the
+    // kernel has read them (already true when pairs were downloaded).
+    check_cuda(cudaEventSynchronize(input_read_), "input kernel");
+  });
+}
+#endif
+
+void TorchLpipsEngine::score_input(const torch::Tensor &input, const uint8_t *pair_with_previous, size_t n,
+                                   double *lpips) {
+  std::vector<torch::Tensor> feats = net_->features(input.to(dtype_));
+
+  // Pairs (i - 1, i). With a kept frame the previous features come from
+  // [kept, batch...], where frame i - 1 sits at row i; without one, from
+  // the batch itself (frame 0 then has no pair).
+  const bool have_kept = !kept_.empty();
+  std::vector<int64_t> prev, cur;
+  for (size_t i = 0; i < n; ++i) {
+    if (!pair_with_previous[i]) continue;
+    if (i == 0 && !have_kept) continue;
+    prev.push_back(static_cast<int64_t>(have_kept ? i : i - 1));
+    cur.push_back(static_cast<int64_t>(i));
+  }
+  if (!cur.empty()) {
+    const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(device_);
+    torch::Tensor prev_idx = torch::tensor(prev, opts);
+    torch::Tensor cur_idx = torch::tensor(cur, opts);
+    std::vector<torch::Tensor> a, b;
+    for (size_t k = 0; k < feats.size(); ++k) {
+      const torch::Tensor previous = have_kept ? torch::cat({kept_[k], feats[k]}) : feats[k];
+      a.push_back(previous.index_select(0, prev_idx));
+      b.push_back(feats[k].index_select(0, cur_idx));
+    }
+    torch::Tensor d = net_->distance(a, b).to(torch::kCPU, torch::kFloat64);
+    const double *values = d.data_ptr<double>();
+    for (size_t j = 0; j < cur.size(); ++j) lpips[cur[j]] = values[j];
+  }
+  kept_.clear();
+  for (auto &f : feats) kept_.push_back(f.narrow(0, static_cast<int64_t>(n) - 1, 1).clone());
 }
 
 }  // namespace

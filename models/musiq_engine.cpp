@@ -5,15 +5,34 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
+#include <stdexcept>
 #include <vector>
 
-#include "convert.h"
+#include "config.h"
 #include "musiq.h"
+#include "preprocess.h"
 #include "safetensors.h"
+
+#if S2S_HAVE_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+
+#include "cuda_kernels.h"
+#endif
 
 namespace s2s {
 
 namespace {
+
+#if S2S_HAVE_CUDA
+void check_cuda(cudaError_t e, const char *what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string(what) + " failed (" + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) +
+                             ")");
+}
+#endif
 
 torch::ScalarType scalar_type(NetPrecision p) {
   switch (p) {
@@ -32,6 +51,12 @@ class TorchMusiqEngine final : public MusiqEngine {
         device_(device),
         dtype_(scalar_type(config.precision)) {}
 
+#if S2S_HAVE_CUDA
+  ~TorchMusiqEngine() override {
+    if (producer_ready_) cudaEventDestroy(producer_ready_);
+  }
+#endif
+
   std::string device_name() const override { return device_.str(); }
   std::string variant() const override { return variant_; }
 
@@ -47,7 +72,20 @@ class TorchMusiqEngine final : public MusiqEngine {
 
   bool score(const FrameView *frames, size_t n, double *scores, std::string *error) override;
 
+#if S2S_HAVE_CUDA
+  bool score_device(const FrameView *frames, size_t n, void *producer_stream, double *scores,
+                    std::string *error) override;
+#endif
+
  private:
+  // The network part of score() and score_device(): tokens [n, T, 3072] and
+  // pos, scale, mask [n, T], float32 on device_.
+  void score_tokens(const torch::Tensor &tokens, const torch::Tensor &pos, const torch::Tensor &scale,
+                    const torch::Tensor &mask, size_t n, double *scores);
+  // Both entry points: `body` with every exception caught.
+  template <typename Body>
+  bool guarded(size_t n, std::string *error, Body &&body);
+
   MusiqNet net_;
   MusiqPatchConfig patches_;
   std::string variant_;
@@ -55,36 +93,88 @@ class TorchMusiqEngine final : public MusiqEngine {
   torch::ScalarType dtype_;
   StreamFormat format_;
   int64_t tokens_ = 0;
-  std::vector<uint8_t> rgb_;
+  PreprocessScratch scratch_;
+#if S2S_HAVE_CUDA
+  cudaEvent_t producer_ready_ = nullptr;  // recorded on the producer's stream
+#endif
 };
 
-bool TorchMusiqEngine::score(const FrameView *frames, size_t n, double *scores, std::string *error) {
+template <typename Body>
+bool TorchMusiqEngine::guarded(size_t n, std::string *error, Body &&body) {
   if (n == 0) return true;
   try {
     if (tokens_ <= 0) throw std::runtime_error("MUSIQ engine used before configure()");
     c10::InferenceMode guard;
-    const int w = format_.width, h = format_.height;
-    const int64_t b = static_cast<int64_t>(n), t = tokens_;
-    // Host buffers in pinned memory when going to a GPU.
-    const auto host = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device_.is_cuda());
-    torch::Tensor tokens = torch::empty({b, t, kMusiqTokenValues}, host);
-    torch::Tensor pos = torch::empty({b, t}, host), scale = torch::empty({b, t}, host), mask = torch::empty({b, t}, host);
-    rgb_.resize(static_cast<size_t>(w) * h * 3);
-    for (int64_t i = 0; i < b; ++i) {
-      convert_to_rgb_rows(frames[i], format_.yuv, rgb_.data(), static_cast<int64_t>(w) * 3, 0, h);
-      musiq_patches(rgb_.data(), static_cast<int64_t>(w) * 3, w, h, patches_, tokens[i].data_ptr<float>(),
-                    pos[i].data_ptr<float>(), scale[i].data_ptr<float>(), mask[i].data_ptr<float>());
-    }
-    torch::Tensor out = net_->forward(tokens.to(device_, dtype_, /*non_blocking=*/true), pos.to(device_),
-                                      scale.to(device_), mask.to(device_));
-    out = out.to(torch::kCPU, torch::kFloat64);
-    const double *values = out.data_ptr<double>();
-    for (size_t i = 0; i < n; ++i) scores[i] = values[i];
+    body();
     return true;
   } catch (const std::exception &e) {
     if (error) *error = std::string("MUSIQ: ") + e.what();
-    return false;
+  } catch (...) {
+    if (error) *error = "MUSIQ: unknown exception";
   }
+  return false;
+}
+
+bool TorchMusiqEngine::score(const FrameView *frames, size_t n, double *scores, std::string *error) {
+  return guarded(n, error, [&] {
+    const int64_t b = static_cast<int64_t>(n), t = tokens_;
+    // Host buffers in pinned memory when going to a GPU, so the copies are
+    // asynchronous (LibTorch's pinned allocator keeps each block until its
+    // copy is done).
+    const auto host = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device_.is_cuda());
+    torch::Tensor tokens = torch::empty({b, t, kMusiqTokenValues}, host);
+    torch::Tensor pos = torch::empty({b, t}, host), scale = torch::empty({b, t}, host), mask = torch::empty({b, t}, host);
+    for (int64_t i = 0; i < b; ++i) {
+      musiq_frame_patches(frames[i], format_.yuv, patches_, tokens[i].data_ptr<float>(), pos[i].data_ptr<float>(),
+                          scale[i].data_ptr<float>(), mask[i].data_ptr<float>(), &scratch_);
+    }
+    const bool async = true;
+    score_tokens(tokens.to(device_, torch::kFloat32, async), pos.to(device_, torch::kFloat32, async),
+                 scale.to(device_, torch::kFloat32, async), mask.to(device_, torch::kFloat32, async), n, scores);
+  });
+}
+
+#if S2S_HAVE_CUDA
+bool TorchMusiqEngine::score_device(const FrameView *frames, size_t n, void *producer_stream, double *scores,
+                                    std::string *error) {
+  if (!device_.is_cuda()) return MusiqEngine::score_device(frames, n, producer_stream, scores, error);
+  return guarded(n, error, [&] {
+    if (n > static_cast<size_t>(std::numeric_limits<int>::max())) throw std::runtime_error("batch too large");
+    const int64_t b = static_cast<int64_t>(n), t = tokens_;
+    const c10::cuda::CUDAGuard device_guard(device_.index());
+    const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream(device_.index());
+    if (!producer_ready_) check_cuda(cudaEventCreateWithFlags(&producer_ready_, cudaEventDisableTiming), "cudaEventCreate");
+    // LibTorch's stream waits, on the device, for what the producer queued.
+    check_cuda(cudaEventRecord(producer_ready_, static_cast<cudaStream_t>(producer_stream)),
+               "cudaEventRecord (producer stream)");
+    check_cuda(cudaStreamWaitEvent(stream.stream(), producer_ready_, 0), "cudaStreamWaitEvent");
+    // LibTorch's memory, allocated for its current stream: the network reads
+    // it in order after the kernel, and the caching allocator reuses it only
+    // once that stream is past it.
+    const auto device = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+    torch::Tensor tokens = torch::empty({b, t, kMusiqTokenValues}, device);
+    torch::Tensor pos = torch::empty({b, t}, device), scale = torch::empty({b, t}, device),
+                  mask = torch::empty({b, t}, device);
+    const cudaError_t launched =
+        cuda::launch_musiq_patches(format_, frames, static_cast<int>(n), patches_, tokens.data_ptr<float>(),
+                                   pos.data_ptr<float>(), scale.data_ptr<float>(), mask.data_ptr<float>(),
+                                   stream.stream());
+    if (launched == cudaErrorInvalidValue)
+      throw std::runtime_error("device frames do not match the configured format, size or planes");
+    check_cuda(launched, "patch kernel launch");
+    // The scores' download waits for the whole stream, the kernel included:
+    // once this returns the frames have been read.
+    score_tokens(tokens, pos, scale, mask, n, scores);
+  });
+}
+#endif
+
+void TorchMusiqEngine::score_tokens(const torch::Tensor &tokens, const torch::Tensor &pos, const torch::Tensor &scale,
+                                    const torch::Tensor &mask, size_t n, double *scores) {
+  torch::Tensor out = net_->forward(tokens.to(dtype_), pos, scale, mask);
+  out = out.to(torch::kCPU, torch::kFloat64);
+  const double *values = out.data_ptr<double>();
+  for (size_t i = 0; i < n; ++i) scores[i] = values[i];
 }
 
 }  // namespace
