@@ -639,6 +639,16 @@ stage_bench() {
   else
     fig "no cuda-pairs benchmark in this build"
   fi
+  # scikit-image and our CPU engine on this machine's cores, beside the GPU
+  # figures of the same call (issue 3's comparison; ~1.5 min).
+  local cpu_targets
+  mapfile -t cpu_targets < <(python3 scripts/gpu/mtest.py targets "$build" --benchmark cpu-pairs)
+  if [ ${#cpu_targets[@]} -gt 0 ] && build_targets "${cpu_targets[@]}"; then
+    say "meson test --benchmark cpu-pairs"
+    meson test -C "$build" --no-rebuild --benchmark -v cpu-pairs 2>&1 | tee "$out"
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+    fig "cpu-pairs (ours on the CPU vs scikit-image): see bench.log"
+  fi
   if [ ${#pre_targets[@]} -gt 0 ]; then
     say "meson test --benchmark cuda-preprocess"
     meson test -C "$build" --no-rebuild --benchmark -v cuda-preprocess 2>&1 | tee "$out"
