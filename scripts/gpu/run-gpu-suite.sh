@@ -706,8 +706,10 @@ stage_bench() {
 stage_networks() {
   setup_env || return 1
   need_build || return 1
-  build_targets bench_networks || { fig "building bench_networks FAILED"; return 1; }
-  local rc
+  local rc targets
+  mapfile -t targets < <(python3 scripts/gpu/mtest.py targets "$build" --benchmark networks)
+  [ ${#targets[@]} -gt 0 ] || { fig "no networks benchmark in this build (LibTorch?)"; return 1; }
+  build_targets "${targets[@]}" || { fig "building bench_networks FAILED"; return 1; }
   say "bench_networks.py ${S2S_NETWORKS_ARGS:-}"
   # shellcheck disable=SC2086
   python3 tests/bench/bench_networks.py --build "$build" --json "$logdir/networks.json" \
