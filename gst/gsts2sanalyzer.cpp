@@ -352,12 +352,6 @@ gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
 }
 
 gint
-gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self)
-{
-  return read_settings (self).cuda_device_id;
-}
-
-gint
 gst_s2s_analyzer_get_cuda_device (GstS2sAnalyzer * self)
 {
   const gint id = read_settings (self).cuda_device_id;

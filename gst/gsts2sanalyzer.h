@@ -138,7 +138,6 @@ void gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GVal
 /* Settings, read under the object lock. */
 GstS2sDevice gst_s2s_analyzer_get_device (GstS2sAnalyzer * self);
 GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
-gint gst_s2s_analyzer_get_cuda_device_id (GstS2sAnalyzer * self);
 /* The device the engines should use: cuda-device-id, else the device of the
  * pipeline's CUDA context, else 0. */
 gint gst_s2s_analyzer_get_cuda_device (GstS2sAnalyzer * self);
