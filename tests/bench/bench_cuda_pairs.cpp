@@ -36,6 +36,7 @@
 #include "cuda_pair_engine.h"
 #include "frame.h"
 #include "pair_engine.h"
+#include "cuda_bench_frames.h"
 
 namespace {
 
@@ -48,28 +49,11 @@ struct Size {
   const char *name;
 };
 
-struct Nv12Frames {
-  int width = 0, height = 0;
-  size_t y_bytes = 0, uv_stride = 0, uv_rows = 0, frame_bytes = 0;
-  std::vector<uint8_t> host;  // kDistinctFrames frames, tight
-  uint8_t *device = nullptr;  // same bytes in device memory
-  std::vector<s2s::FrameView> host_views, device_views;
-};
-
-bool cuda_ok(cudaError_t e, const char *what) {
-  if (e == cudaSuccess) return true;
-  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-  return false;
-}
+using s2s_bench::cuda_ok;
+using s2s_bench::Nv12Frames;
 
 bool make_frames(int width, int height, Nv12Frames *f) {
-  f->width = width;
-  f->height = height;
-  f->y_bytes = static_cast<size_t>(width) * height;
-  f->uv_stride = static_cast<size_t>((width + 1) / 2) * 2;
-  f->uv_rows = static_cast<size_t>((height + 1) / 2);
-  f->frame_bytes = f->y_bytes + f->uv_stride * f->uv_rows;
-  f->host.resize(f->frame_bytes * kDistinctFrames);
+  s2s_bench::nv12_frames_layout(width, height, kDistinctFrames, f);
   std::mt19937 rng(12345);
   for (size_t i = 0; i < f->frame_bytes; ++i) f->host[i] = static_cast<uint8_t>(16 + rng() % 224);
   for (int k = 1; k < kDistinctFrames; ++k) {
@@ -80,54 +64,7 @@ bool make_frames(int width, int height, Nv12Frames *f) {
       cur[i] = static_cast<uint8_t>(v < 1 ? 1 : (v > 254 ? 254 : v));
     }
   }
-  void *device = nullptr;
-  if (!cuda_ok(cudaMalloc(&device, f->host.size()), "cudaMalloc frames")) return false;
-  f->device = static_cast<uint8_t *>(device);
-  if (!cuda_ok(cudaMemcpy(f->device, f->host.data(), f->host.size(), cudaMemcpyHostToDevice), "upload frames"))
-    return false;
-  for (int k = 0; k < kDistinctFrames; ++k) {
-    for (int on_device = 0; on_device < 2; ++on_device) {
-      s2s::FrameView v;
-      v.format = s2s::PixelFormat::kNv12;
-      v.width = width;
-      v.height = height;
-      uint8_t *base = (on_device ? f->device : f->host.data()) + k * f->frame_bytes;
-      v.planes[0] = base;
-      v.strides[0] = width;
-      v.planes[1] = base + f->y_bytes;
-      v.strides[1] = static_cast<int64_t>(f->uv_stride);
-      (on_device ? f->device_views : f->host_views).push_back(v);
-    }
-  }
-  return true;
-}
-
-// Device-to-device copy bandwidth, bytes read + written per second (median).
-double copy_bandwidth() {
-  const size_t bytes = size_t(512) << 20;
-  void *a = nullptr, *b = nullptr;
-  if (!cuda_ok(cudaMalloc(&a, bytes), "cudaMalloc copy") || !cuda_ok(cudaMalloc(&b, bytes), "cudaMalloc copy"))
-    return 0;
-  cudaMemset(a, 1, bytes);
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<double> rates;
-  for (int r = 0; r < 12; ++r) {
-    cudaEventRecord(start);
-    cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    if (r >= 2) rates.push_back(2.0 * static_cast<double>(bytes) / (ms * 1e-3));  // first two: warm-up
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaFree(a);
-  cudaFree(b);
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  return s2s_bench::nv12_frames_upload(f);
 }
 
 struct Point {
@@ -217,7 +154,7 @@ int main(int argc, char **argv) {
   cudaSetDevice(device_id);
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, device_id);
-  const double copy = copy_bandwidth();
+  const double copy = s2s_bench::copy_bandwidth();
   auto cpu = s2s::make_cpu_pair_engine(0);
   const unsigned cpu_threads = std::max(1u, std::thread::hardware_concurrency());
 

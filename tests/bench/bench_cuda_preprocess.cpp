@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "convert.h"
+#include "cuda_bench_frames.h"
 #include "cuda_kernels.h"
 #include "frame.h"
 #include "musiq_patches.h"
@@ -49,74 +50,15 @@ constexpr long kMinFrames = 640;
 constexpr int kReps = 5;
 constexpr double kMinCpuSeconds = 1.0;
 
-bool cuda_ok(cudaError_t e, const char *what) {
-  if (e == cudaSuccess) return true;
-  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-  return false;
-}
-
-struct Frames {
-  size_t y_bytes = 0, frame_bytes = 0;
-  std::vector<uint8_t> host;
-  uint8_t *device = nullptr;
-  std::vector<s2s::FrameView> host_views, device_views;
-};
+using s2s_bench::cuda_ok;
+using Frames = s2s_bench::Nv12Frames;
 
 // kDistinctFrames random NV12 frames, tight, on the host and on the device.
 bool make_frames(Frames *f) {
-  f->y_bytes = static_cast<size_t>(kWidth) * kHeight;
-  f->frame_bytes = f->y_bytes + f->y_bytes / 2;
-  f->host.resize(f->frame_bytes * kDistinctFrames);
+  s2s_bench::nv12_frames_layout(kWidth, kHeight, kDistinctFrames, f);
   std::mt19937 rng(2024);
   for (auto &b : f->host) b = static_cast<uint8_t>(16 + rng() % 224);
-  void *device = nullptr;
-  if (!cuda_ok(cudaMalloc(&device, f->host.size()), "cudaMalloc frames")) return false;
-  f->device = static_cast<uint8_t *>(device);
-  if (!cuda_ok(cudaMemcpy(f->device, f->host.data(), f->host.size(), cudaMemcpyHostToDevice), "upload frames"))
-    return false;
-  for (int k = 0; k < kDistinctFrames; ++k) {
-    for (int on_device = 0; on_device < 2; ++on_device) {
-      s2s::FrameView v;
-      v.format = s2s::PixelFormat::kNv12;
-      v.width = kWidth;
-      v.height = kHeight;
-      uint8_t *base = (on_device ? f->device : f->host.data()) + k * f->frame_bytes;
-      v.planes[0] = base;
-      v.strides[0] = kWidth;
-      v.planes[1] = base + f->y_bytes;
-      v.strides[1] = kWidth;
-      (on_device ? f->device_views : f->host_views).push_back(v);
-    }
-  }
-  return true;
-}
-
-// Device-to-device copy bandwidth, bytes read + written per second (median).
-double copy_bandwidth() {
-  const size_t bytes = size_t(512) << 20;
-  void *a = nullptr, *b = nullptr;
-  if (!cuda_ok(cudaMalloc(&a, bytes), "cudaMalloc copy") || !cuda_ok(cudaMalloc(&b, bytes), "cudaMalloc copy"))
-    return 0;
-  cudaMemset(a, 1, bytes);
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<double> rates;
-  for (int r = 0; r < 12; ++r) {
-    cudaEventRecord(start);
-    cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    if (r >= 2) rates.push_back(2.0 * static_cast<double>(bytes) / (ms * 1e-3));  // first two: warm-up
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaFree(a);
-  cudaFree(b);
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  return s2s_bench::nv12_frames_upload(f);
 }
 
 // One workload: how to queue a batch of n frames into one output buffer,
@@ -237,7 +179,7 @@ int main(int argc, char **argv) {
   if (!cuda_ok(cudaSetDevice(device_id), "cudaSetDevice")) return 1;
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, device_id);
-  const double copy = copy_bandwidth();
+  const double copy = s2s_bench::copy_bandwidth();
   Frames f;
   if (!make_frames(&f)) return 1;
 
