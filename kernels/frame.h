@@ -19,6 +19,15 @@ enum class PixelFormat {
   kI420, kYv12, kY42b, kY444, kNv12, kNv21, kNv16, kNv24,
 };
 
+// Every format, in declaration order, for code that must cover them all.
+inline constexpr PixelFormat kAllPixelFormats[] = {
+    PixelFormat::kGray8, PixelFormat::kRgb,  PixelFormat::kBgr,  PixelFormat::kRgba, PixelFormat::kBgra,
+    PixelFormat::kRgbx,  PixelFormat::kBgrx, PixelFormat::kArgb, PixelFormat::kAbgr, PixelFormat::kXrgb,
+    PixelFormat::kXbgr,  PixelFormat::kI420, PixelFormat::kYv12, PixelFormat::kY42b, PixelFormat::kY444,
+    PixelFormat::kNv12,  PixelFormat::kNv21, PixelFormat::kNv16, PixelFormat::kNv24,
+};
+inline constexpr int kPixelFormatCount = sizeof kAllPixelFormats / sizeof kAllPixelFormats[0];
+
 // How to read R, G, B (packed formats) or Y, U, V (YUV formats) of a format.
 struct FormatLayout {
   bool is_yuv;

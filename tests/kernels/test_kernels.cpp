@@ -73,12 +73,7 @@ struct Golden {
 
 Golden g_golden;  // loaded in main() before the suite runs (forked tests inherit it)
 
-constexpr PixelFormat kAllFormats[] = {
-    PixelFormat::kGray8, PixelFormat::kRgb,  PixelFormat::kBgr,  PixelFormat::kRgba, PixelFormat::kBgra,
-    PixelFormat::kRgbx,  PixelFormat::kBgrx, PixelFormat::kArgb, PixelFormat::kAbgr, PixelFormat::kXrgb,
-    PixelFormat::kXbgr,  PixelFormat::kI420, PixelFormat::kYv12, PixelFormat::kY42b, PixelFormat::kY444,
-    PixelFormat::kNv12,  PixelFormat::kNv21, PixelFormat::kNv16, PixelFormat::kNv24,
-};
+constexpr const auto &kAllFormats = s2s::kAllPixelFormats;
 
 bool format_from_name(const std::string &name, PixelFormat *out) {
   for (PixelFormat f : kAllFormats) {

@@ -59,13 +59,8 @@ using s2s::FrameView;
 using s2s::PixelFormat;
 using s2s::SsimWindow;
 
-constexpr PixelFormat kAllFormats[] = {
-    PixelFormat::kGray8, PixelFormat::kRgb,  PixelFormat::kBgr,  PixelFormat::kRgba, PixelFormat::kBgra,
-    PixelFormat::kRgbx,  PixelFormat::kBgrx, PixelFormat::kArgb, PixelFormat::kAbgr, PixelFormat::kXrgb,
-    PixelFormat::kXbgr,  PixelFormat::kI420, PixelFormat::kYv12, PixelFormat::kY42b, PixelFormat::kY444,
-    PixelFormat::kNv12,  PixelFormat::kNv21, PixelFormat::kNv16, PixelFormat::kNv24,
-};
-constexpr int kFormatCount = sizeof kAllFormats / sizeof kAllFormats[0];
+constexpr const auto &kAllFormats = s2s::kAllPixelFormats;
+constexpr int kFormatCount = s2s::kPixelFormatCount;
 const SsimWindow kWindows[] = {SsimWindow::kUniform7, SsimWindow::kGaussian11};
 const char *window_name(SsimWindow w) { return w == SsimWindow::kUniform7 ? "uniform7" : "gaussian11"; }
 

@@ -43,13 +43,8 @@ using Bytes = std::vector<uint8_t>;
 using s2s::FrameView;
 using s2s::PixelFormat;
 
-constexpr PixelFormat kFormats[] = {
-    PixelFormat::kGray8, PixelFormat::kRgb,  PixelFormat::kBgr,  PixelFormat::kRgba, PixelFormat::kBgra,
-    PixelFormat::kRgbx,  PixelFormat::kBgrx, PixelFormat::kArgb, PixelFormat::kAbgr, PixelFormat::kXrgb,
-    PixelFormat::kXbgr,  PixelFormat::kI420, PixelFormat::kYv12, PixelFormat::kY42b, PixelFormat::kY444,
-    PixelFormat::kNv12,  PixelFormat::kNv21, PixelFormat::kNv16, PixelFormat::kNv24,
-};
-constexpr int kFormatCount = sizeof kFormats / sizeof kFormats[0];
+constexpr const auto &kFormats = s2s::kAllPixelFormats;
+constexpr int kFormatCount = s2s::kPixelFormatCount;
 
 struct Size {
   int w, h;
