@@ -215,6 +215,21 @@ compare_runs (const RunResult * r, const gchar * cpu, const gchar * gpu,
 static const gchar *const pair_fields[] = { "mse", "inv-ssim", NULL };
 static const gdouble pair_tolerance[] = { 0.0, 1e-5 };
 
+/* Runs a pipeline whose analysers are named cpu and gpu to EOS and
+ * compares their results (compare_runs). */
+static void
+run_and_compare (const gchar * description, const gchar * const *fields, const gdouble * rel,
+    guint expect_frames, const gchar * what)
+{
+  GstElement *p = parse (description);
+  RunResult r;
+  run_pipeline (p, &r);
+  fail_unless (r.error == NULL, "%s: %s", what, r.error);
+  compare_runs (&r, "cpu", "gpu", fields, rel, expect_frames, what);
+  run_result_clear (&r);
+  gst_object_unref (p);
+}
+
 /* Formats cudaupload makes CUDA memory of, among ours. */
 static GPtrArray *
 cuda_upload_formats (void)
@@ -296,19 +311,13 @@ GST_END_TEST;
  * kernels' partial sums are many). */
 GST_START_TEST (test_large_batches)
 {
-  GstElement *p = parse ("videotestsrc num-buffers=70 pattern=ball ! "
+  run_and_compare ("videotestsrc num-buffers=70 pattern=ball ! "
       "video/x-raw, format=NV12, width=1920, height=1080, framerate=30/1 ! tee name=t "
       "t. ! queue max-size-buffers=0 max-size-bytes=0 ! s2smetrics name=cpu device=cpu "
       "metrics=mse+inv-ssim batch-size=64 ! fakesink "
       "t. ! queue max-size-buffers=0 max-size-bytes=0 ! cudaupload ! "
       "video/x-raw(memory:CUDAMemory) ! s2smetrics name=gpu device=cuda metrics=mse+inv-ssim "
-      "batch-size=64 ! fakesink");
-  RunResult r;
-  run_pipeline (p, &r);
-  fail_unless (r.error == NULL, "%s", r.error);
-  compare_runs (&r, "cpu", "gpu", pair_fields, pair_tolerance, 69, "NV12 1080p batch 64");
-  run_result_clear (&r);
-  gst_object_unref (p);
+      "batch-size=64 ! fakesink", pair_fields, pair_tolerance, 69, "NV12 1080p batch 64");
 }
 
 GST_END_TEST;
@@ -446,15 +455,9 @@ GST_START_TEST (test_networks_cuda_equal_cpu)
         "t. ! queue ! s2smetrics name=cpu device=cpu metrics=mse+inv-ssim+lpips lpips-model=\"%s\" ! fakesink "
         "t. ! queue ! cudaupload ! video/x-raw(memory:CUDAMemory) ! s2smetrics name=gpu "
         "device=cuda metrics=mse+inv-ssim+lpips lpips-model=\"%s\" ! fakesink", lpips, lpips);
-    GstElement *p = parse (desc);
-    RunResult r;
-    run_pipeline (p, &r);
-    fail_unless (r.error == NULL, "%s", r.error);
     static const gchar *const f[] = { "mse", "inv-ssim", "lpips", "weighted", NULL };
     static const gdouble tol[] = { 0.0, 1e-5, 1e-4, 1e-4 };
-    compare_runs (&r, "cpu", "gpu", f, tol, 9, "LPIPS");
-    run_result_clear (&r);
-    gst_object_unref (p);
+    run_and_compare (desc, f, tol, 9, "LPIPS");
     g_free (desc);
   }
   if (musiq) {
@@ -463,15 +466,9 @@ GST_START_TEST (test_networks_cuda_equal_cpu)
         "t. ! queue ! musiqscore name=cpu device=cpu model=\"%s\" ! fakesink "
         "t. ! queue ! cudaupload ! video/x-raw(memory:CUDAMemory) ! musiqscore name=gpu "
         "device=cuda model=\"%s\" ! fakesink", musiq, musiq);
-    GstElement *p = parse (desc);
-    RunResult r;
-    run_pipeline (p, &r);
-    fail_unless (r.error == NULL, "%s", r.error);
     static const gchar *const f[] = { "score", NULL };
     static const gdouble tol[] = { 1e-4 };
-    compare_runs (&r, "cpu", "gpu", f, tol, 4, "MUSIQ");
-    run_result_clear (&r);
-    gst_object_unref (p);
+    run_and_compare (desc, f, tol, 4, "MUSIQ");
     g_free (desc);
   }
 }
