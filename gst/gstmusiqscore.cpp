@@ -36,8 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "musiq_engine.h"
-#include "torch_device.h"
+#include "torch_backend.h"
 #include "s2s-meta.h"
 #include "s2sstats.h"
 #include "s2svideo.h"
@@ -124,12 +123,24 @@ gst_musiq_score_start (GstS2sAnalyzer * analyzer)
   const Settings s = read_settings (self);
   const char *path = s.model.c_str ();
 
+  /* LibTorch loads here, when the element starts. */
+  std::string error;
+  const s2s::TorchBackend *torch = s2s::torch_backend (&error);
+  if (!torch) {
+    if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, NOT_FOUND,
+            ("MUSIQ needs LibTorch, which could not be loaded"),
+            ("%s; see docs/models.md", error.c_str ())))
+      return FALSE;
+    gst_s2s_analyzer_pass_through_unscored (analyzer, "LibTorch could not be loaded");
+    return TRUE;
+  }
+
   /* The device policy: LibTorch on CUDA where it finds the device. */
   s2s::MusiqConfig config;
   if (gst_s2s_analyzer_get_device (analyzer) != GST_S2S_DEVICE_CPU) {
     std::string why;
     config.cuda_device = gst_s2s_analyzer_get_cuda_device (analyzer);
-    config.cuda = s2s::torch_cuda_usable (config.cuda_device, &why);
+    config.cuda = torch->cuda_usable (config.cuda_device, &why);
     if (!config.cuda && !gst_s2s_analyzer_no_cuda_device (analyzer, why.c_str ()))
       return FALSE;
   }
@@ -153,11 +164,10 @@ gst_musiq_score_start (GstS2sAnalyzer * analyzer)
     gst_s2s_analyzer_pass_through_unscored (analyzer, "no MUSIQ model");
     return TRUE;
   }
-  std::string error;
   if (gst_s2s_analyzer_inject_model_load_fault (analyzer))
     error = "injected fault: the model failed to load";
   else
-    self->state->engine = s2s::make_musiq_engine (config, &error);
+    self->state->engine = torch->make_musiq (config, &error);
   if (!self->state->engine) {
     if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, READ,
             ("Could not load the MUSIQ model '%s'", path), ("%s", error.c_str ())))

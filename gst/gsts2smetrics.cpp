@@ -49,8 +49,7 @@
 #include "cuda_pair_engine.h"
 #endif
 #if S2S_HAVE_TORCH
-#include "lpips_engine.h"
-#include "torch_device.h"
+#include "torch_backend.h"
 #endif
 #include "s2s-meta.h"
 #include "s2sstats.h"
@@ -183,7 +182,7 @@ read_settings (GstS2sMetrics * self)
  * so) LPIPS follows quietly; where LibTorch alone cannot use the device,
  * the policy applies to it. FALSE: the start must fail. */
 static gboolean
-lpips_device (GstS2sMetrics * self, s2s::LpipsConfig * config)
+lpips_device (GstS2sMetrics * self, const s2s::TorchBackend * torch, s2s::LpipsConfig * config)
 {
   GstS2sAnalyzer *analyzer = GST_S2S_ANALYZER (self);
   /* device=cpu, or the MSE/SSIM engine is on the CPU (this build has no
@@ -193,7 +192,7 @@ lpips_device (GstS2sMetrics * self, s2s::LpipsConfig * config)
     return TRUE;
   config->cuda_device = gst_s2s_analyzer_get_cuda_device (analyzer);
   std::string why;
-  config->cuda = s2s::torch_cuda_usable (config->cuda_device, &why);
+  config->cuda = torch->cuda_usable (config->cuda_device, &why);
   if (config->cuda)
     return TRUE;
   return gst_s2s_analyzer_no_cuda_device (analyzer, ("LPIPS: " + why).c_str ());
@@ -219,16 +218,26 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
             "or metrics=mse+inv-ssim"));
     return TRUE;
   }
+  /* LibTorch loads here, the first time a network is wanted. */
+  std::string error;
+  const s2s::TorchBackend *torch = s2s::torch_backend (&error);
+  if (!torch) {
+    st->lpips_missing = "lpips: LibTorch could not be loaded";
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("LPIPS is not available (LibTorch could not be loaded): computing the other metrics only"),
+        ("%s; see docs/models.md. Set metrics=mse+inv-ssim to silence this warning.",
+            error.c_str ()));
+    return TRUE;
+  }
   s2s::LpipsConfig config;
   config.model_path = s.lpips_model;
-  if (!lpips_device (self, &config))
+  if (!lpips_device (self, torch, &config))
     return FALSE;
   config.precision = s2s::net_precision_from (gst_s2s_analyzer_get_precision (GST_S2S_ANALYZER (self)));
-  std::string error;
   if (gst_s2s_analyzer_inject_model_load_fault (GST_S2S_ANALYZER (self)))
     error = "injected fault: the model failed to load";
   else
-    st->lpips_engine = s2s::make_lpips_engine (config, &error);
+    st->lpips_engine = torch->make_lpips (config, &error);
   if (!st->lpips_engine) {
     if (!GST_S2S_ANALYZER_SETUP_FAULT (self, RESOURCE, READ,
             ("Could not load the LPIPS model '%s'", path), ("%s", error.c_str ())))

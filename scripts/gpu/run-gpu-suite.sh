@@ -625,7 +625,7 @@ stage_bench() {
   mapfile -t targets < <(python3 scripts/gpu/mtest.py targets "$build" --benchmark cuda-pairs)
   local pre_targets
   mapfile -t pre_targets < <(python3 scripts/gpu/mtest.py targets "$build" --benchmark cuda-preprocess)
-  build_targets "${targets[@]}" "${pre_targets[@]}" gst/libgsts2s.so || { fig "building FAILED"; return 1; }
+  build_targets "${targets[@]}" "${pre_targets[@]}" gst/libgsts2s.so models/libs2s-torch.so || { fig "building FAILED"; return 1; }
   out=$(mktemp)
   if [ ${#targets[@]} -gt 0 ]; then
     say "meson test --benchmark cuda-pairs"

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "s2s_check.h"
+
 #define MAX_FRAMES 4
 #define MAX_CASES 8
 
@@ -60,22 +62,8 @@ load_cases (void)
 static GstBuffer *
 frame_buffer (const MusiqCase * c, guint i, const GstVideoInfo * info)
 {
-  gchar *path = g_build_filename (g_getenv ("S2S_MUSIQ_DIR"), c->files[i], NULL);
-  gchar *data;
-  gsize len;
-  fail_unless (g_file_get_contents (path, &data, &len, NULL), "cannot read %s", path);
-  g_free (path);
-  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
-  GstMapInfo map;
-  gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  const gsize row = len / c->height;
-  for (guint y = 0; y < c->height; y++)
-    memcpy (map.data + y * GST_VIDEO_INFO_PLANE_STRIDE (info, 0), data + y * row, row);
-  gst_buffer_unmap (buf, &map);
-  g_free (data);
-  GST_BUFFER_PTS (buf) = i * GST_SECOND / 25;
-  GST_BUFFER_DURATION (buf) = GST_SECOND / 25;
-  return buf;
+  return s2s_check_buffer_from_rows ("S2S_MUSIQ_DIR", c->files[i], info, i * GST_SECOND / 25,
+      GST_SECOND / 25);
 }
 
 /* Pushes a case (repeated `loops` times) and returns the score of each
@@ -267,11 +255,7 @@ static Suite *
 musiqscore_suite (void)
 {
   Suite *s = suite_create ("musiqscore");
-  /* Load the plugin (and LibTorch with it) once, before Check forks each
-   * test: the children inherit it instead of loading it again. */
-  GstPlugin *plugin = gst_plugin_load_by_name ("s2s");
-  if (plugin)
-    gst_object_unref (plugin);
+  s2s_check_preload (TRUE);
   TCase *tc = tcase_create ("musiq");
   tcase_set_timeout (tc, 900);
   tcase_add_test (tc, test_scores_match_pyiqa);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "s2s-meta.h"
+#include "s2s_check.h"
 
 #define W 64
 #define H 48
@@ -1692,11 +1693,7 @@ static Suite *
 s2smetrics_flow_suite (void)
 {
   Suite *s = suite_create ("s2smetrics_flow");
-  /* Load the plugin (and LibTorch with it) once, before Check forks each
-   * test: the children inherit it instead of loading it again. */
-  GstPlugin *plugin = gst_plugin_load_by_name ("s2s");
-  if (plugin)
-    gst_object_unref (plugin);
+  s2s_check_preload (FALSE);
   TCase *tc;
 
   tc = tcase_create ("batching");

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "s2s_check.h"
+
 #define MAX_FRAMES 8
 
 typedef struct
@@ -65,23 +67,8 @@ load_cases (void)
 static GstBuffer *
 frame_buffer (const LpipsCase * c, guint i, const GstVideoInfo * info)
 {
-  gchar *path = g_build_filename (g_getenv ("S2S_LPIPS_DIR"), c->files[i], NULL);
-  gchar *data;
-  gsize len;
-  fail_unless (g_file_get_contents (path, &data, &len, NULL), "cannot read %s", path);
-  g_free (path);
-  /* Packed rows in the file; GStreamer's default stride may be padded. */
-  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
-  GstMapInfo map;
-  gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  const guint row = len / c->height;
-  for (guint y = 0; y < c->height; y++)
-    memcpy (map.data + y * GST_VIDEO_INFO_PLANE_STRIDE (info, 0), data + y * row, row);
-  gst_buffer_unmap (buf, &map);
-  g_free (data);
-  GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
-  GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
-  return buf;
+  return s2s_check_buffer_from_rows ("S2S_LPIPS_DIR", c->files[i], info, i * GST_SECOND / 30,
+      GST_SECOND / 30);
 }
 
 /* Runs one case through the element; fills lpips[] and weighted[] per frame
@@ -231,11 +218,7 @@ s2smetrics_lpips_suite (void)
   Suite *s = suite_create ("s2smetrics-lpips");
   TCase *tc = tcase_create ("lpips");
   tcase_set_timeout (tc, 600);
-  /* Load the plugin (and LibTorch with it) once, before Check forks each
-   * test: the children inherit it instead of loading it again. */
-  GstPlugin *plugin = gst_plugin_load_by_name ("s2s");
-  if (plugin)
-    gst_object_unref (plugin);
+  s2s_check_preload (TRUE);
   tcase_add_test (tc, test_lpips_matches_reference);
   tcase_add_test (tc, test_missing_model_warns);
   tcase_add_test (tc, test_corrupt_model_errors);

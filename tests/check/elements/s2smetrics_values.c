@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "s2s-meta.h"
+#include "s2s_check.h"
 
 /* ------------------------------------------------------------------------ */
 /* Golden cases                                                             */
@@ -1548,11 +1549,7 @@ static Suite *
 s2smetrics_values_suite (void)
 {
   Suite *s = suite_create ("s2smetrics_values");
-  /* Load the plugin (and LibTorch with it) once, before Check forks each
-   * test: the children inherit it instead of loading it again. */
-  GstPlugin *plugin = gst_plugin_load_by_name ("s2s");
-  if (plugin)
-    gst_object_unref (plugin);
+  s2s_check_preload (FALSE);
   TCase *tc;
 
   load_golden ();
