@@ -56,6 +56,7 @@ typedef struct
 {
   guint buffers;                /* received downstream, in order, timestamps intact */
   guint results;                /* per-frame messages */
+  guint warnings, errors;
   gdouble mse[N_FRAMES];
   gchar *status[N_FRAMES];
   GstMessage *first_warning;
@@ -100,11 +101,11 @@ run_frames (const gchar * launch, const gchar * message_name, Run * run)
   GstMessage *msg;
   while ((msg = gst_bus_pop (bus))) {
     const GstStructure *s = gst_message_get_structure (msg);
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING && !run->first_warning) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING && run->warnings++ == 0) {
       run->first_warning = msg;
       continue;
     }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && !run->first_error) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && run->errors++ == 0) {
       run->first_error = msg;
       continue;
     }
@@ -198,6 +199,7 @@ GST_START_TEST (test_lpips_without_libtorch_keeps_other_metrics)
   fail_unless (run.first_error == NULL, "a missing LibTorch must not stop the pipeline");
   assert_not_found (run.first_warning, "LibTorch", "/nonexistent/libs2s-torch.so",
       "docs/models.md", NULL);
+  fail_unless_equals_int (run.warnings, 1);
   fail_unless_equals_int (run.buffers, N_FRAMES);
   fail_unless_equals_int (run.results, N_FRAMES - 1);
   for (guint i = 1; i < N_FRAMES; i++) {
@@ -238,6 +240,7 @@ GST_START_TEST (test_musiq_without_libtorch)
   g_free (launch);
   fail_unless (run.first_error == NULL);
   assert_not_found (run.first_warning, "LibTorch", NULL);
+  fail_unless_equals_int (run.warnings, 1);
   fail_unless_equals_int (run.buffers, N_FRAMES);
   run_clear (&run);
 }
