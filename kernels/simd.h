@@ -4,7 +4,9 @@
 // identical, so results do not depend on the machine.
 #pragma once
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+// Not under ThreadSanitizer: the clones' ifunc resolvers run while the
+// dynamic loader relocates, before TSan's runtime exists, and crash there.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define S2S_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #define S2S_INLINE inline __attribute__((always_inline))
 #else
