@@ -17,7 +17,12 @@
 // After the C++ headers: check.h defines a fail() macro.
 #include <check.h>
 
+#include "packed_frames.h"
+
 using namespace s2s;
+using s2s_test::env;
+using s2s_test::packed_view;
+using s2s_test::read_file;
 
 namespace {
 
@@ -27,18 +32,6 @@ struct Case {
   std::vector<std::vector<uint8_t>> frames;
   std::vector<double> expected;  // expected[i]: frame i vs i-1; [0] unused
 };
-
-std::string env(const char *name) {
-  const char *v = std::getenv(name);
-  ck_assert_msg(v && *v, "%s is not set", name);
-  return v;
-}
-
-std::vector<uint8_t> read_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  ck_assert_msg(in.good(), "cannot read %s", path.c_str());
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
 
 std::vector<Case> load_cases() {
   const std::string dir = env("S2S_LPIPS_DIR");
@@ -72,24 +65,7 @@ std::vector<Case> load_cases() {
   return cases;
 }
 
-PixelFormat format_of(const std::string &name) {
-  if (name == "RGB") return PixelFormat::kRgb;
-  if (name == "BGRx") return PixelFormat::kBgrx;
-  if (name == "GRAY8") return PixelFormat::kGray8;
-  ck_abort_msg("unknown format %s", name.c_str());
-  return PixelFormat::kGray8;
-}
-
-FrameView view_of(const Case &c, size_t i) {
-  FrameView v;
-  v.format = format_of(c.format);
-  v.width = c.width;
-  v.height = c.height;
-  v.planes[0] = c.frames[i].data();
-  const int bpp = c.format == "RGB" ? 3 : c.format == "BGRx" ? 4 : 1;
-  v.strides[0] = static_cast<int64_t>(c.width) * bpp;
-  return v;
-}
+FrameView view_of(const Case &c, size_t i) { return packed_view(c.format, c.width, c.height, c.frames[i]); }
 
 std::unique_ptr<LpipsEngine> engine_or_fail(NetPrecision precision = NetPrecision::kFp32) {
   LpipsConfig config;
@@ -104,7 +80,7 @@ std::unique_ptr<LpipsEngine> engine_or_fail(NetPrecision precision = NetPrecisio
 // Scores a case in batches of `batch` frames; out[i] for frame i.
 std::vector<double> run_case(LpipsEngine &engine, const Case &c, size_t batch) {
   StreamFormat format;
-  format.format = format_of(c.format);
+  format.format = view_of(c, 0).format;
   format.width = c.width;
   format.height = c.height;
   std::string error;
