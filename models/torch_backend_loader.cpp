@@ -33,13 +33,18 @@ bool same_directory(const std::string &a, const std::string &b) {
 
 bool readable(const std::string &path) { return access(path.c_str(), R_OK) == 0; }
 
-// The candidates in order; the first that exists is loaded.
+// The path to load, in torch_backend.h's order: the environment; the build
+// tree's module for the plugin in its build directory; the installed module
+// beside the plugin, else at the configured install path.
 std::string module_path() {
   if (const char *env = getenv("S2S_TORCH_MODULE"); env != nullptr && env[0] != '\0') return env;
-  const std::string plugin_dir = directory_of(this_library());
-  if (same_directory(plugin_dir, S2S_PLUGIN_BUILD_DIR)) return S2S_TORCH_MODULE_BUILD_PATH;
-  const std::string beside = plugin_dir + "/../gst-s2s/" + S2S_TORCH_MODULE_NAME;
-  if (readable(beside)) return beside;
+  const std::string plugin = this_library();
+  if (!plugin.empty()) {
+    const std::string plugin_dir = directory_of(plugin);
+    if (same_directory(plugin_dir, S2S_PLUGIN_BUILD_DIR)) return S2S_TORCH_MODULE_BUILD_PATH;
+    const std::string beside = plugin_dir + "/../gst-s2s/" + S2S_TORCH_MODULE_NAME;
+    if (readable(beside)) return beside;
+  }
   return S2S_TORCH_MODULE_INSTALL_PATH;
 }
 
