@@ -357,6 +357,20 @@ memory_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Runs the pipeline with memory_probe on the sink pad of its element "gpu". */
+static void
+run_probing_gpu_input (GstElement * p, MemoryProbe * m, RunResult * r)
+{
+  GstElement *gpu = gst_bin_get_by_name (GST_BIN (p), "gpu");
+  GstPad *pad = gst_element_get_static_pad (gpu, "sink");
+  m->seen = NULL;
+  m->cuda_buffers = 0;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, memory_probe, m, NULL);
+  run_pipeline (p, r);
+  gst_object_unref (pad);
+  gst_object_unref (gpu);
+}
+
 GST_START_TEST (test_nvh264dec_zero_copy)
 {
   const gchar *const needed[] = { "nvh264dec", "x264enc", "h264parse", "cudadownload", NULL };
@@ -374,12 +388,9 @@ GST_START_TEST (test_nvh264dec_zero_copy)
       "metrics=mse+inv-ssim ! fakesink "
       "t. ! queue ! cudadownload ! video/x-raw ! s2smetrics name=cpu device=cpu "
       "metrics=mse+inv-ssim ! fakesink");
-  GstElement *gpu = gst_bin_get_by_name (GST_BIN (p), "gpu");
-  GstPad *pad = gst_element_get_static_pad (gpu, "sink");
-  MemoryProbe m = { NULL, 0 };
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, memory_probe, &m, NULL);
+  MemoryProbe m;
   RunResult r;
-  run_pipeline (p, &r);
+  run_probing_gpu_input (p, &m, &r);
   fail_unless (r.error == NULL, "%s", r.error);
   compare_runs (&r, "cpu", "gpu", pair_fields, pair_tolerance, 39, "nvh264dec");
   fail_unless (m.cuda_buffers == 40, "%u of 40 frames reached s2smetrics in CUDA memory",
@@ -394,8 +405,6 @@ GST_START_TEST (test_nvh264dec_zero_copy)
   gst_object_unref (ours);
   gst_object_unref (m.seen);
   run_result_clear (&r);
-  gst_object_unref (pad);
-  gst_object_unref (gpu);
   gst_object_unref (p);
 }
 
@@ -417,12 +426,9 @@ GST_START_TEST (test_foreign_context)
   gst_element_set_context (up, c);
   gst_context_unref (c);
 
-  GstElement *gpu = gst_bin_get_by_name (GST_BIN (p), "gpu");
-  GstPad *pad = gst_element_get_static_pad (gpu, "sink");
-  MemoryProbe m = { NULL, 0 };
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, memory_probe, &m, NULL);
+  MemoryProbe m;
   RunResult r;
-  run_pipeline (p, &r);
+  run_probing_gpu_input (p, &m, &r);
   fail_unless (r.error == NULL, "%s", r.error);
   fail_unless_equals_int (r.warnings, 0);
   fail_unless (m.seen != NULL && gst_cuda_context_get_handle (m.seen) ==
@@ -430,8 +436,6 @@ GST_START_TEST (test_foreign_context)
   compare_runs (&r, "cpu", "gpu", pair_fields, pair_tolerance, 11, "foreign context");
   gst_object_unref (m.seen);
   run_result_clear (&r);
-  gst_object_unref (pad);
-  gst_object_unref (gpu);
   gst_object_unref (up);
   gst_object_unref (p);
   gst_object_unref (other);
