@@ -13,6 +13,7 @@
 #include "lpips.h"
 #include "preprocess.h"
 #include "safetensors.h"
+#include "torch_device.h"
 
 #if S2S_HAVE_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -28,30 +29,13 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-#if S2S_HAVE_CUDA
-void check_cuda(cudaError_t e, const char *what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("LPIPS: ") + what + " failed (" + cudaGetErrorName(e) + ": " +
-                             cudaGetErrorString(e) + ")");
-}
-#endif
-
-torch::ScalarType scalar_type(NetPrecision p) {
-  switch (p) {
-    case NetPrecision::kFp16: return torch::kFloat16;
-    case NetPrecision::kBf16: return torch::kBFloat16;
-    default: return torch::kFloat32;
-  }
-}
-
 class TorchLpipsEngine final : public LpipsEngine {
  public:
   TorchLpipsEngine(LpipsNet net, torch::Device device, NetPrecision precision)
-      : net_(std::move(net)), device_(device), dtype_(scalar_type(precision)) {}
+      : net_(std::move(net)), device_(device), dtype_(torch_scalar_type(precision)) {}
 
 #if S2S_HAVE_CUDA
   ~TorchLpipsEngine() override {
-    if (producer_ready_) cudaEventDestroy(producer_ready_);
     if (input_read_) cudaEventDestroy(input_read_);
   }
 #endif
@@ -91,8 +75,8 @@ class TorchLpipsEngine final : public LpipsEngine {
   PreprocessScratch scratch_;
   std::vector<torch::Tensor> kept_;  // features of the last frame, [1, C, h, w] each
 #if S2S_HAVE_CUDA
-  cudaEvent_t producer_ready_ = nullptr;  // recorded on the producer's stream
-  cudaEvent_t input_read_ = nullptr;      // recorded after the input kernel
+  StreamHandoff producer_{"LPIPS: "};
+  cudaEvent_t input_read_ = nullptr;  // recorded after the input kernel
 #endif
 };
 
@@ -138,12 +122,10 @@ bool TorchLpipsEngine::score_device(const FrameView *frames, const uint8_t *pair
     if (n > static_cast<size_t>(std::numeric_limits<int>::max())) throw std::runtime_error("LPIPS: batch too large");
     const c10::cuda::CUDAGuard device_guard(device_.index());
     const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream(device_.index());
-    if (!producer_ready_) check_cuda(cudaEventCreateWithFlags(&producer_ready_, cudaEventDisableTiming), "cudaEventCreate");
-    if (!input_read_) check_cuda(cudaEventCreateWithFlags(&input_read_, cudaEventDisableTiming), "cudaEventCreate");
+    if (!input_read_)
+      check_cuda(cudaEventCreateWithFlags(&input_read_, cudaEventDisableTiming), "LPIPS: ", "cudaEventCreate");
     // LibTorch's stream waits, on the device, for what the producer queued.
-    check_cuda(cudaEventRecord(producer_ready_, static_cast<cudaStream_t>(producer_stream)),
-               "cudaEventRecord (producer stream)");
-    check_cuda(cudaStreamWaitEvent(stream.stream(), producer_ready_, 0), "cudaStreamWaitEvent");
+    producer_.wait(static_cast<cudaStream_t>(producer_stream), stream.stream());
     // The input is LibTorch's memory, allocated for its current stream, so
     // the network reads it in order and the caching allocator reuses it
     // only after that stream is past it.
@@ -153,12 +135,12 @@ bool TorchLpipsEngine::score_device(const FrameView *frames, const uint8_t *pair
                                                           input.data_ptr<float>(), stream.stream());
     if (launched == cudaErrorInvalidValue)
       throw std::runtime_error("LPIPS: device frames do not match the configured format, size or planes");
-    check_cuda(launched, "input kernel launch");
-    check_cuda(cudaEventRecord(input_read_, stream.stream()), "cudaEventRecord");
+    check_cuda(launched, "LPIPS: ", "input kernel launch");
+    check_cuda(cudaEventRecord(input_read_, stream.stream()), "LPIPS: ", "cudaEventRecord");
     score_input(input, pair_with_previous, n, lpips);
     // The caller may reuse the frames once this returns: wait until the
     // kernel has read them (already true when pairs were downloaded).
-    check_cuda(cudaEventSynchronize(input_read_), "input kernel");
+    check_cuda(cudaEventSynchronize(input_read_), "LPIPS: ", "input kernel");
   });
 }
 #endif
@@ -220,7 +202,7 @@ std::unique_ptr<LpipsEngine> make_lpips_engine(const LpipsConfig &config, std::s
     LpipsNet net;
     if (!net->load(*file, error)) return nullptr;
     net->eval();
-    net->place(device, scalar_type(config.precision));
+    net->place(device, torch_scalar_type(config.precision));
     return std::unique_ptr<LpipsEngine>(new TorchLpipsEngine(net, device, config.precision));
   } catch (const std::exception &e) {
     *error = config.model_path + ": " + e.what();

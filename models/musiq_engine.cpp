@@ -13,6 +13,7 @@
 #include "musiq.h"
 #include "preprocess.h"
 #include "safetensors.h"
+#include "torch_device.h"
 
 #if S2S_HAVE_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -26,22 +27,6 @@ namespace s2s {
 
 namespace {
 
-#if S2S_HAVE_CUDA
-void check_cuda(cudaError_t e, const char *what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string(what) + " failed (" + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) +
-                             ")");
-}
-#endif
-
-torch::ScalarType scalar_type(NetPrecision p) {
-  switch (p) {
-    case NetPrecision::kFp16: return torch::kFloat16;
-    case NetPrecision::kBf16: return torch::kBFloat16;
-    default: return torch::kFloat32;
-  }
-}
-
 class TorchMusiqEngine final : public MusiqEngine {
  public:
   TorchMusiqEngine(MusiqNet net, const MusiqConfig &config, std::string variant, torch::Device device)
@@ -49,13 +34,7 @@ class TorchMusiqEngine final : public MusiqEngine {
         patches_(config.patches),
         variant_(std::move(variant)),
         device_(device),
-        dtype_(scalar_type(config.precision)) {}
-
-#if S2S_HAVE_CUDA
-  ~TorchMusiqEngine() override {
-    if (producer_ready_) cudaEventDestroy(producer_ready_);
-  }
-#endif
+        dtype_(torch_scalar_type(config.precision)) {}
 
   std::string device_name() const override { return device_.str(); }
   std::string variant() const override { return variant_; }
@@ -95,7 +74,7 @@ class TorchMusiqEngine final : public MusiqEngine {
   int64_t tokens_ = 0;
   PreprocessScratch scratch_;
 #if S2S_HAVE_CUDA
-  cudaEvent_t producer_ready_ = nullptr;  // recorded on the producer's stream
+  StreamHandoff producer_{""};  // "MUSIQ: " comes from guarded()
 #endif
 };
 
@@ -143,11 +122,8 @@ bool TorchMusiqEngine::score_device(const FrameView *frames, size_t n, void *pro
     const int64_t b = static_cast<int64_t>(n), t = tokens_;
     const c10::cuda::CUDAGuard device_guard(device_.index());
     const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream(device_.index());
-    if (!producer_ready_) check_cuda(cudaEventCreateWithFlags(&producer_ready_, cudaEventDisableTiming), "cudaEventCreate");
     // LibTorch's stream waits, on the device, for what the producer queued.
-    check_cuda(cudaEventRecord(producer_ready_, static_cast<cudaStream_t>(producer_stream)),
-               "cudaEventRecord (producer stream)");
-    check_cuda(cudaStreamWaitEvent(stream.stream(), producer_ready_, 0), "cudaStreamWaitEvent");
+    producer_.wait(static_cast<cudaStream_t>(producer_stream), stream.stream());
     // LibTorch's memory, allocated for its current stream: the network reads
     // it in order after the kernel, and the caching allocator reuses it only
     // once that stream is past it.
@@ -161,7 +137,7 @@ bool TorchMusiqEngine::score_device(const FrameView *frames, size_t n, void *pro
                                    stream.stream());
     if (launched == cudaErrorInvalidValue)
       throw std::runtime_error("device frames do not match the configured format, size or planes");
-    check_cuda(launched, "patch kernel launch");
+    check_cuda(launched, "", "patch kernel launch");
     // The scores' download waits for the whole stream, the kernel included:
     // once this returns the frames have been read.
     score_tokens(tokens, pos, scale, mask, n, scores);
@@ -216,7 +192,7 @@ std::unique_ptr<MusiqEngine> make_musiq_engine(const MusiqConfig &config, std::s
     MusiqNet net(info.num_classes);
     if (!net->load(*file, error)) return nullptr;
     net->eval();
-    net->place(device, scalar_type(config.precision));
+    net->place(device, torch_scalar_type(config.precision));
     return std::unique_ptr<MusiqEngine>(new TorchMusiqEngine(net, config, info.variant, device));
   } catch (const std::exception &e) {
     *error = config.model_path + ": " + e.what();
