@@ -145,6 +145,8 @@ for t in "${targets[@]}"; do
     case $cmd in *"meson --internal"*|"") die "no plain command for the large data file $t: $cmd" ;; esac
     read -r py rest <<<"$cmd"
     case $py in */python3*) cmd="python3 $rest" ;; esac
+    # Run from the build folder, which is a link there: ../src by its path.
+    cmd=${cmd//..\/src\//$base/src/}
     printf '%s\t%s\n' "$t" "$cmd" >>"$kit.new/REGEN"
     continue
   fi
@@ -216,15 +218,18 @@ done
 mkdir -p "$kit.new/site"
 python3 - "$kit.new/site" "$wheels/${lpips_pin%%==*}-${lpips_pin##*==}-"*.whl \
     "$wheels/${pyiqa_pin%%==*}-${pyiqa_pin##*==}-"*.whl <<'EOF'
-# Unpacked, not installed (no pip needed there). Trimmed: tests, docs,
-# training code and option files that nothing the run imports reads.
-import re, sys, zipfile
+# Unpacked, not installed (no pip needed there). Trimmed to the package
+# itself and its metadata (versions are read from it): pyiqa's wheel also
+# carries sample images, docs, a build/ copy and training options (7 MiB).
+import os, re, sys, zipfile
 dest, wheels = sys.argv[1], sys.argv[2:]
-drop = re.compile(r"(^|/)(tests?|docs?|examples?|options|__pycache__)/|\.(md|rst|ipynb|yml|yaml)$")
+drop = re.compile(r"(^|/)(tests?|__pycache__)/")
 for w in wheels:
+    name = os.path.basename(w).split("-")[0]
     with zipfile.ZipFile(w) as z:
         for n in z.namelist():
-            if not drop.search(n):
+            top = n.split("/")[0]
+            if (top == name or top.endswith(".dist-info")) and not drop.search(n):
                 z.extract(n, dest)
 EOF
 

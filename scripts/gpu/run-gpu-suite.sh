@@ -33,17 +33,23 @@
 # summary.txt, run.log (every step's output), networks.json, e2e.md.
 # Exit status 1 if a step failed.
 #
+# S2S_GPU_BUILD=DIR runs the steps against a meson build here instead of
+# the kit, with this machine's GStreamer (the no-GPU check, test
+# gpu-run-no-gpu).
+#
 # Environment: S2S_GPU_BUDGET (seconds for all steps, default 400),
 # S2S_KIT_LIBS=bundle (every bundled library, not the image's copies),
 # S2S_QUICK_MAX_PIXELS (kernels: largest frame, default 2073600),
-# S2S_SANITIZE_MAX_PIXELS (20000).
+# S2S_SANITIZE_MAX_PIXELS (20000), S2S_GPU_STEP_LIMIT (seconds for each
+# step instead of the figures above, for a rerun of one step),
+# S2S_GPU_IGNORE (cuda-memory cases left out, default test_start_stop_cycles).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 repo=$(pwd -P)
 self=$repo/scripts/gpu/run-gpu-suite.sh
 kit=$repo/gpu-kit
 logdir=${OUT:-/tmp/s2s-gpu-logs}
-work=/tmp/s2s-gpu-run
+work=${S2S_GPU_WORK:-/tmp/s2s-gpu-run}
 budget=${S2S_GPU_BUDGET:-400}
 step=${step:-main}
 
@@ -57,7 +63,7 @@ declare -A least=([kit]=10 [kernels]=30 [cuda-memory]=40 [cuda-pairs]=25 [networ
 say() { echo "[$step] $*"; }
 # One key figure for the summary table (several are joined with "; ").
 fig() { echo "$*" >>"$work/$step.fig"; say "figure: $*"; }
-kit_val() { sed -n "s/^$1=//p" "$kit/KIT" 2>/dev/null; }
+kit_val() { [ -n "${S2S_GPU_BUILD:-}" ] || sed -n "s/^$1=//p" "$kit/KIT" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------
 # The kit's environment (inherited by every step)
@@ -77,7 +83,16 @@ find_lib_dir() {  # SONAME [DIR...]: the first folder holding it
   return 1
 }
 
+setup_build() {  # S2S_GPU_BUILD: a meson build here, this machine's GStreamer
+  build=$(realpath "$S2S_GPU_BUILD") && [ -f "$build/meson-info/intro-tests.json" ] ||
+    { echo "S2S_GPU_BUILD=$S2S_GPU_BUILD is not a configured meson build"; return 1; }
+  torch_dir=$(python3 -c 'import importlib.util as u; s = u.find_spec("torch"); print(list(s.submodule_search_locations)[0])' 2>/dev/null)
+  export S2S_SANITIZER=$(command -v compute-sanitizer 2>/dev/null) S2S_KIT_BASE="" S2S_MISSING_GPU_LIBS=""
+  export GST_REGISTRY_1_0="$work/registry.bin" PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1 build
+}
+
 setup_kit() {
+  if [ -n "${S2S_GPU_BUILD:-}" ]; then setup_build; return $?; fi
   [ -f "$kit/KIT" ] || { echo "no gpu-kit/KIT: make the kit with scripts/gpu/make-kit.sh (on the Debian 12" \
     "machine) and carry gpu-kit"; return 1; }
   base=$(kit_val base)
@@ -178,14 +193,17 @@ check_lines() {  # Check's per-suite summaries in a log, on one line
 
 step_kit() {
   local rc=0 out have need gst_ver e missing=() notfound
-  echo "--- kit"; cat "$kit/KIT"
+  if [ -n "${S2S_GPU_BUILD:-}" ]; then echo "--- no kit: the build $build and this machine's GStreamer"
+  else echo "--- kit"; cat "$kit/KIT"; fi
   say "machine: $(uname -srm); $(getconf GNU_LIBC_VERSION 2>/dev/null); $(nproc) CPUs; $(python3 --version 2>&1)"
   need=$(kit_val glibc_min); have=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
   if [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
     fig "glibc $have is older than the kit's $need"; rc=1
   fi
   # The sources the kit was built from (docs and Markdown left out).
-  out=$(cd "$repo" && sha256sum -c --quiet "$kit/SOURCES.sha256" 2>/dev/null | sed 's/: .*//')
+  out=""
+  [ -n "${S2S_GPU_BUILD:-}" ] ||
+    out=$(cd "$repo" && sha256sum -c --quiet "$kit/SOURCES.sha256" 2>/dev/null | sed 's/: .*//')
   if [ -n "$out" ]; then
     fig "kit built from other sources: $(echo "$out" | wc -l) files differ ($(echo "$out" | head -n3 | paste -sd' ' -)...): rebuild it"
     rc=1
@@ -201,14 +219,14 @@ step_kit() {
   out=$(python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-")' 2>&1 | tail -n1)
   echo "$out"
   read -r tv tc tavail _ <<<"$out"
-  if [ "${tv%%+*}" != "$(kit_val torch | sed 's/+.*//')" ]; then
+  if [ -z "${S2S_GPU_BUILD:-}" ] && [ "${tv%%+*}" != "$(kit_val torch | sed 's/+.*//')" ]; then
     fig "torch ${tv:-missing} here, the kit's LibTorch module is $(kit_val torch): FAIL"; rc=1
   else
     fig "torch $tv (CUDA $tc, device: $tavail); LibTorch from ${torch_dir:-?}/lib"
   fi
   [ -z "$S2S_MISSING_GPU_LIBS" ] || { fig "libraries nowhere here: $S2S_MISSING_GPU_LIBS"; rc=1; }
   echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-  echo "image's copies used for: $(paste -sd' ' "$S2S_KIT_BASE/image-libs")"
+  [ -z "$S2S_KIT_BASE" ] || echo "image's copies used for: $(paste -sd' ' "$S2S_KIT_BASE/image-libs")"
   echo "GST_CUDA_NVRTC_LIBNAME=${GST_CUDA_NVRTC_LIBNAME:-unset} compute-sanitizer=${S2S_SANITIZER:-none}"
   notfound=$(for f in "$kit"/gst/bin/* "$kit"/gst/libexec/* "$kit"/gst/plugins/*.so "$build"/gst/*.so \
                "$build"/models/*.so "$build"/tests/*/check_* "$build"/tests/*/test_* "$build"/tests/bench/bench_*; do
@@ -216,7 +234,7 @@ step_kit() {
              done | sort -u)
   [ -z "$notfound" ] || { fig "libraries not found: $(echo "$notfound" | paste -sd, -)"; rc=1; }
   echo "--- weights too large to carry"
-  regen || { fig "making the weights FAILED"; rc=1; }
+  [ -n "${S2S_GPU_BUILD:-}" ] || regen || { fig "making the weights FAILED"; rc=1; }
   echo "--- GStreamer"
   gst_ver=$(gst-launch-1.0 --version 2>&1 | sed -n 's/^GStreamer \([0-9.]*\).*/\1/p')
   [ -n "$gst_ver" ] || { gst-launch-1.0 --version; fig "gst-launch-1.0 does not run"; return 1; }
@@ -240,7 +258,7 @@ step_kit() {
          >"$work/cudaconvert.log" 2>&1; then smoke+=", cudaconvert ok"
     else smoke+=", cudaconvert FAILED (NVRTC? $(grep -io 'nvrtc[^\n]*' "$work/cudaconvert.log" | head -n1 | cut -c1-80))"; fi
   fi
-  fig "GStreamer $gst_ver (kit); missing: ${missing[*]:-none}; $nvcuvid${smoke:+; $smoke}"
+  fig "GStreamer $gst_ver ($([ -n "${S2S_GPU_BUILD:-}" ] && echo "this machine's" || echo kit)); missing: ${missing[*]:-none}; $nvcuvid${smoke:+; $smoke}"
   return "$rc"
 }
 
@@ -376,7 +394,8 @@ any_failed=0
 for s in "${all_steps[@]}"; do
   [[ " ${steps[*]} " == *" $s "* ]] || continue
   left=$((budget - ($(date +%s) - t0)))
-  limit=$((cap[$s] < left - 5 ? cap[$s] : left - 5))
+  c=${S2S_GPU_STEP_LIMIT:-${cap[$s]}}
+  limit=$((c < left - 5 ? c : left - 5))
   if [ "$limit" -lt "${least[$s]}" ]; then
     results+=("$s|SKIPPED|0|no time left (S2S_GPU_BUDGET=$budget s)")
     continue
