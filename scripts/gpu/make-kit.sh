@@ -53,7 +53,7 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
 # The tests and benchmarks the run executes (scripts/gpu/run-gpu-suite.sh).
 kit_tests=(cuda-kernels cuda-memory)
-kit_benchmarks=(cuda-pairs cuda-preprocess networks)
+kit_benchmarks=(cuda-pairs networks)
 # GStreamer plugins (libgstNAME.so) they load: coreelements (fakesink,
 # filesrc, queue, tee, ...), videotestsrc, videoconvertscale, app, nvcodec
 # (cudaupload, cudadownload, nvh264dec), videoparsersbad (h264parse),
@@ -148,6 +148,7 @@ for t in "${targets[@]}"; do
     # Run from the build folder, which is a link there: ../src by its path.
     cmd=${cmd//..\/src\//$base/src/}
     printf '%s\t%s\n' "$t" "$cmd" >>"$kit.new/REGEN"
+    mkdir -p "$kit.new/build/$(dirname "$t")"
     continue
   fi
   mkdir -p "$kit.new/build/$(dirname "$t")"

@@ -83,6 +83,17 @@ find_lib_dir() {  # SONAME [DIR...]: the first folder holding it
   return 1
 }
 
+# Does the loader find SONAME (its cache, or a folder on LD_LIBRARY_PATH as
+# containers set it for the driver's libraries)?
+have_so() {
+  local d
+  ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$1 (libc6,x86-64" && return 0
+  for d in ${LD_LIBRARY_PATH//:/ } /usr/local/nvidia/lib64 /usr/lib/$(uname -m)-linux-gnu; do
+    [ -e "$d/$1" ] && return 0
+  done
+  return 1
+}
+
 setup_build() {  # S2S_GPU_BUILD: a meson build here, this machine's GStreamer
   build=$(realpath "$S2S_GPU_BUILD") && [ -f "$build/meson-info/intro-tests.json" ] ||
     { echo "S2S_GPU_BUILD=$S2S_GPU_BUILD is not a configured meson build"; return 1; }
@@ -138,7 +149,7 @@ setup_kit() {
   missing_gpu_libs=""
   for s in $(kit_val from_gpu); do
     [[ $s =~ ^(lib(c|m|dl|pthread|rt|resolv|util|stdc\+\+|gcc_s)\.so|ld-linux|libcuda\.so) ]] && continue
-    [[ $ldcache == *$'\t'"$s (libc6,x86-64"* ]] && continue
+    have_so "$s" && continue
     if c=$(find_lib_dir "$s" "${lds[@]}" "${cands[@]}"); then
       [[ " ${lds[*]} " == *" $c "* ]] || lds+=("$c")
     else
@@ -243,11 +254,12 @@ step_kit() {
     else printf '  %-14s MISSING\n' "$e"; missing+=("$e"); fi
   done
   out=""
+  # Not --exists: it also asks for GStreamer's own version (1.22), ours is 0.1.
   for e in s2smetrics musiqscore; do
-    GST_PLUGIN_PATH="$build/gst" gst-inspect-1.0 --exists "$e" 2>/dev/null || out+=" $e"
+    GST_PLUGIN_PATH="$build/gst" gst-inspect-1.0 "$e" >/dev/null 2>&1 || out+=" $e"
   done
   [ -z "$out" ] || { fig "our plugin does not load:$out"; GST_PLUGIN_PATH="$build/gst" gst-inspect-1.0 s2s; rc=1; }
-  local nvcuvid="libnvcuvid: $(ldconfig -p 2>/dev/null | grep -q libnvcuvid.so.1 && echo yes || echo 'no (the driver has no NVDEC library)')"
+  local nvcuvid="libnvcuvid: $(have_so libnvcuvid.so.1 && echo yes || echo 'no (the driver has no NVDEC library)')"
   local smoke=""
   if gst-inspect-1.0 --exists cudaupload 2>/dev/null; then
     if gst-launch-1.0 -q videotestsrc num-buffers=3 ! video/x-raw,format=NV12,width=320,height=240 \
@@ -322,7 +334,7 @@ step_networks() {
 step_e2e() {
   local rc why
   if ! gst-inspect-1.0 --exists nvh264dec 2>/dev/null; then
-    why=$(ldconfig -p 2>/dev/null | grep -q libnvcuvid.so.1 && echo "nvcodec registered no nvh264dec" ||
+    why=$(have_so libnvcuvid.so.1 && echo "nvcodec registered no nvh264dec" ||
           echo "no libnvcuvid.so.1 (NVDEC) in the driver")
     fig "no nvh264dec: $why"
     return 77
