@@ -24,9 +24,11 @@
 #                    was built from, checked there
 #
 # The build lives at a fixed path, $S2S_KIT_BASE (default /tmp/s2s-gpukit):
-# src/ (a copy of the working tree) and build/. Paths inside the build (the
-# tests' commands, the plugin's module path) name it, so the run recreates
-# that path there with two links, src -> the repository, build ->
+# src/ (a copy of the working tree) and src/build-gpukit/, laid out as
+# setup.sh's build/ so that ccache (CCACHE_BASEDIR=$S2S_KIT_BASE) reuses the
+# objects of other builds. Paths inside the build (the tests' commands, the
+# plugin's module path) name it, so the run recreates that path there with
+# two links: src -> the repository, the repository's build-gpukit ->
 # gpu-kit/build. Between runs the build is kept, parked at
 # $S2S_KIT_BASE.parked, so the next kit rebuilds only what changed.
 #
@@ -62,7 +64,7 @@ kit_benchmarks=(cuda-pairs networks)
 plugins=(coreelements videotestsrc videoconvertscale app nvcodec videoparsersbad isomp4 x264 typefindfunctions)
 # Libraries the GPU machine has and must provide itself (its own glibc and
 # C++ runtime are newer; CUDA and LibTorch come from its toolkit and torch).
-base_re='^(libc|libm|libdl|libpthread|librt|libresolv|libutil|ld-linux-x86-64|libstdc\+\+|libgcc_s|libcuda|libcudart|libnvrtc|libnvcuvid|libtorch|libtorch_cpu|libtorch_cuda|libc10|libc10_cuda|libgomp)\.so'
+base_re='^(libc|libm|libdl|libpthread|librt|libresolv|libutil|ld-linux-x86-64|libstdc\+\+|libgcc_s|libcuda|libcudart|libnvrtc|libnvcuvid|libtorch|libtorch_cpu|libtorch_cuda|libc10|libc10_cuda)\.so'
 
 # --- preconditions -----------------------------------------------------------
 for tool in meson ninja nvcc python3 pkg-config readelf ldconfig git strip; do
@@ -87,6 +89,7 @@ done
 if [ -e "$base" ] || [ -L "$base" ]; then
   if [ -f "$base/.s2s-kit-links" ]; then
     rm -rf "$base"           # the run's links (run-gpu-suite.sh made them here)
+    [ -L "$repo/build-gpukit" ] && rm -f "$repo/build-gpukit"
   elif [ -d "$park" ]; then
     die "both $base and $park exist: another make-kit running? Remove one."
   else
@@ -101,52 +104,54 @@ mkdir -p "$base/src"
 git ls-files -z --cached --others --exclude-standard | sort -z >"$base/files.list"
 tar --null -T "$base/files.list" -cf - 2>/dev/null | tar -xf - -C "$base/src" ||
   die "copying the working tree to $base/src failed"
-(cd "$base/src" && find . -type f -printf '%P\0' | sort -z) >"$base/have.list"
+(cd "$base/src" && find . -path ./build-gpukit -prune -o -type f -printf '%P\0' | sort -z) >"$base/have.list"
 comm -z -23 "$base/have.list" "$base/files.list" | (cd "$base/src" && xargs -0 -r rm -f)
 say "sources: $(tr -cd '\0' <"$base/files.list" | wc -c) files in $base/src"
 
 # --- 2. configure and build ----------------------------------------------------
 opts=(-Dcuda=enabled -Dcuda-arch=90 -Dtorch=enabled -Dtests=enabled -Dbenchmarks=enabled)
-if [ -f "$base/build/build.ninja" ]; then
-  meson setup --reconfigure "$base/build" "$base/src" "${opts[@]}" >"$base/setup.log" 2>&1 ||
+bdir=$base/src/build-gpukit
+if [ -f "$bdir/build.ninja" ]; then
+  meson setup --reconfigure "$bdir" "$base/src" "${opts[@]}" >"$base/setup.log" 2>&1 ||
     { cat "$base/setup.log"; die "meson setup failed"; }
 else
-  rm -rf "$base/build"
-  meson setup "$base/build" "$base/src" "${opts[@]}" >"$base/setup.log" 2>&1 ||
+  rm -rf "$bdir"
+  meson setup "$bdir" "$base/src" "${opts[@]}" >"$base/setup.log" 2>&1 ||
     { cat "$base/setup.log"; die "meson setup failed"; }
 fi
 sed -n '/^  gst-s2s$/,/^$/p' "$base/setup.log"
 mtest() { python3 scripts/gpu/mtest.py "$@"; }
 for t in "${kit_tests[@]}"; do
-  [ -n "$(mtest list "$base/build" "$t")" ] || die "the build has no test $t (see $base/setup.log)"
+  [ -n "$(mtest list "$bdir" "$t")" ] || die "the build has no test $t (see $base/setup.log)"
 done
 for t in "${kit_benchmarks[@]}"; do
-  [ -n "$(mtest list "$base/build" --benchmark "$t")" ] || die "the build has no benchmark $t (see $base/setup.log)"
+  [ -n "$(mtest list "$bdir" --benchmark "$t")" ] || die "the build has no benchmark $t (see $base/setup.log)"
 done
-mapfile -t targets < <({ mtest targets "$base/build" "${kit_tests[@]}"
-                         mtest targets "$base/build" --benchmark "${kit_benchmarks[@]}"
+mapfile -t targets < <({ mtest targets "$bdir" "${kit_tests[@]}"
+                         mtest targets "$bdir" --benchmark "${kit_benchmarks[@]}"
                          echo gst/libgsts2s.so; echo models/libs2s-torch.so; } | awk '!seen[$0]++')
 say "building ${#targets[@]} targets with $jobs jobs"
-ninja -C "$base/build" -j "$jobs" "${targets[@]}" || die "the build failed"
+CCACHE_BASEDIR=$base ninja -C "$bdir" -j "$jobs" "${targets[@]}" || die "the build failed"
 
 # --- 3. the kit's build folder -------------------------------------------------
 rm -rf "$kit.new"
 mkdir -p "$kit.new/build/meson-info"
-cp "$base"/build/meson-info/intro-{tests,benchmarks,targets,buildoptions,projectinfo}.json "$kit.new/build/meson-info/"
+cp "$bdir"/meson-info/intro-{tests,benchmarks,targets,buildoptions,projectinfo}.json "$kit.new/build/meson-info/"
 : >"$kit.new/REGEN"
 for t in "${targets[@]}"; do
-  src=$base/build/$t
+  src=$bdir/$t
   [ -e "$src" ] || die "built target $t is missing"
   if [ -d "$src" ]; then continue; fi
   # Data files too large to carry (the seeded weights): their command,
   # run there (python3 there is another Python: the name only).
   if [ "$(stat -c %s "$src")" -gt "$max_file" ] && ! readelf -h "$src" >/dev/null 2>&1; then
-    cmd=$(ninja -C "$base/build" -t commands -s "$t" | tail -n1)
+    cmd=$(ninja -C "$bdir" -t commands -s "$t" | tail -n1)
     case $cmd in *"meson --internal"*|"") die "no plain command for the large data file $t: $cmd" ;; esac
     read -r py rest <<<"$cmd"
     case $py in */python3*) cmd="python3 $rest" ;; esac
-    # Run from the build folder, which is a link there: ../src by its path.
-    cmd=${cmd//..\/src\//$base/src/}
+    # Run from the build folder, which is a link there: the sources by
+    # their path, not ../
+    cmd=$(sed "s#\(^\| \)\.\./#\1$base/src/#g" <<<"$cmd")
     printf '%s\t%s\n' "$t" "$cmd" >>"$kit.new/REGEN"
     mkdir -p "$kit.new/build/$(dirname "$t")"
     continue
@@ -158,8 +163,8 @@ done
 # (tests/reference: cases.json and the frames it names).
 for t in "${targets[@]}"; do
   case $t in tests/reference/*)
-    (cd "$base/build" && find tests/reference -maxdepth 1 -type f ! -name '*.p' -printf '%p\0') |
-      (cd "$base/build" && xargs -0 -r cp -p --parents -t "$kit.new/build") ;;
+    (cd "$bdir" && find tests/reference -maxdepth 1 -type f ! -name '*.p' -printf '%p\0') |
+      (cd "$bdir" && xargs -0 -r cp -p --parents -t "$kit.new/build") ;;
   esac
 done
 # The CUDA code must be Hopper's (sm_90) SASS, which needs no JIT there.

@@ -21,7 +21,7 @@
 #                the CPU (cuda-memory, without its 200 start/stop cycles)
 #   cuda-pairs   (45) benchmark: MSE + InvSSIM pairs/s, NV12 1080p/2160p,
 #                batch 1/16/64, device and host memory, device-copy GB/s
-#   networks     (120) benchmark: LPIPS and MUSIQ beside the lpips package
+#   networks     (150) benchmark: LPIPS and MUSIQ beside the lpips package
 #                and pyiqa (bench_networks.py --quick), target checks
 #   e2e          (40) one row: nvh264dec ! CUDA memory ! s2smetrics, 1080p
 #   memcheck     (60) compute-sanitizer memcheck over the kernel suite at
@@ -54,7 +54,7 @@ budget=${S2S_GPU_BUDGET:-400}
 step=${step:-main}
 
 all_steps=(kit kernels cuda-memory cuda-pairs networks e2e memcheck racecheck)
-declare -A cap=([kit]=30 [kernels]=75 [cuda-memory]=100 [cuda-pairs]=45 [networks]=120 [e2e]=40
+declare -A cap=([kit]=30 [kernels]=75 [cuda-memory]=100 [cuda-pairs]=45 [networks]=150 [e2e]=40
                 [memcheck]=60 [racecheck]=40)
 # A step that would get less than this is SKIPPED ("no time left").
 declare -A least=([kit]=10 [kernels]=30 [cuda-memory]=40 [cuda-pairs]=25 [networks]=60 [e2e]=25
@@ -108,7 +108,14 @@ setup_kit() {
     "machine) and carry gpu-kit"; return 1; }
   base=$(kit_val base)
   [ -n "$base" ] || { echo "gpu-kit/KIT names no base"; return 1; }
-  # The build's paths name $base/src and $base/build: links to here.
+  # The build's paths name $base/src and $base/src/build-gpukit: links to
+  # the repository and to gpu-kit/build.
+  if [ -L "$repo/build-gpukit" ]; then
+    rm -f "$repo/build-gpukit"
+  elif [ -e "$repo/build-gpukit" ]; then
+    echo "$repo/build-gpukit exists and is not the kit's link"
+    return 1
+  fi
   if [ -f "$base/.s2s-kit-links" ]; then
     rm -rf "$base"
   elif [ -e "$base" ] || [ -L "$base" ]; then
@@ -116,7 +123,7 @@ setup_kit() {
     return 1
   fi
   mkdir -p "$base" "$work" || return 1
-  ln -s "$repo" "$base/src" && ln -s "$kit/build" "$base/build" && touch "$base/.s2s-kit-links" || return 1
+  ln -s "$repo" "$base/src" && ln -s "$kit/build" "$repo/build-gpukit" && touch "$base/.s2s-kit-links" || return 1
 
   # The loader's folder: links to the kit's libraries that are used.
   local ldcache lib s
@@ -174,7 +181,7 @@ setup_kit() {
   export GST_REGISTRY_1_0="$work/registry.bin"
   export PYTHONPATH="$kit/site${PYTHONPATH:+:$PYTHONPATH}"
   export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
-  build=$base/build
+  build=$base/src/build-gpukit
   export build
   return 0
 }
@@ -391,6 +398,7 @@ rm -rf "$work" && mkdir -p "$work" "$logdir" || exit 1
 cleanup() {  # the regenerated weights stay out of gpu-kit (its size)
   [ -f "$work/regenerated" ] && xargs -r rm -f <"$work/regenerated"
   [ -n "${base:-}" ] && [ -f "$base/.s2s-kit-links" ] && rm -rf "$base"
+  [ -L "$repo/build-gpukit" ] && rm -f "$repo/build-gpukit"
 }
 trap cleanup EXIT
 step=setup
