@@ -142,9 +142,14 @@ for t in "${targets[@]}"; do
   src=$bdir/$t
   [ -e "$src" ] || die "built target $t is missing"
   if [ -d "$src" ]; then continue; fi
-  # Data files too large to carry (the seeded weights): their command,
-  # run there (python3 there is another Python: the name only).
-  if [ "$(stat -c %s "$src")" -gt "$max_file" ] && ! readelf -h "$src" >/dev/null 2>&1; then
+  # Data too large to carry (the seeded weights; the golden cases, a
+  # folder of frames): its command, run there (python3 there is another
+  # Python: the name only).
+  case $t in
+    tests/reference/*) size=$(du -sb "$(dirname "$src")" | cut -f1) ;;
+    *) size=$(stat -c %s "$src") ;;
+  esac
+  if [ "$size" -gt "$max_file" ] && ! readelf -h "$src" >/dev/null 2>&1; then
     cmd=$(ninja -C "$bdir" -t commands -s "$t" | tail -n1)
     case $cmd in *"meson --internal"*|"") die "no plain command for the large data file $t: $cmd" ;; esac
     read -r py rest <<<"$cmd"
@@ -160,9 +165,10 @@ for t in "${targets[@]}"; do
   cp -p "$src" "$kit.new/build/$t"
 done
 # Output folders of custom targets hold more than their first output
-# (tests/reference: cases.json and the frames it names).
+# (tests/reference: cases.json and the frames it names), where carried.
 for t in "${targets[@]}"; do
   case $t in tests/reference/*)
+    grep -q "^$t"$'\t' "$kit.new/REGEN" && continue
     (cd "$bdir" && find tests/reference -maxdepth 1 -type f ! -name '*.p' -printf '%p\0') |
       (cd "$bdir" && xargs -0 -r cp -p --parents -t "$kit.new/build") ;;
   esac
@@ -271,7 +277,7 @@ for d in build gst site; do
   printf '  %-6s %s\n' "$d" "$(mib "$(find "$kit/$d" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')")"
 done
 echo "largest files:"
-find "$kit" -type f -printf '%s %P\n' | sort -rn | head -n 6 | awk '{ printf "  %7.2f MiB  %s\n", $1 / 1048576, $2 }'
+find "$kit" -type f -printf '%s %P\n' | sort -rn | awk 'NR <= 6' | awk '{ printf "  %7.2f MiB  %s\n", $1 / 1048576, $2 }'
 [ -s "$kit/REGEN" ] && { echo "regenerated there (too large to carry):"; cut -f1 "$kit/REGEN" | sed 's/^/  /'; }
 echo "the kit needs glibc >= $glibc_max and GLIBCXX >= $glibcxx_max on the GPU machine"
 echo "working tree (tracked + untracked, not ignored): $(mib "$tree_bytes")"

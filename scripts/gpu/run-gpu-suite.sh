@@ -10,10 +10,11 @@
 #       environment, e.g. --exec gst-inspect-1.0 nvh264dec
 #
 # Steps, in this order (seconds: at most, within the whole budget):
-#   kit          (30) the machine, GPU, driver, torch, the kit's sources and
-#                libraries, GStreamer and the elements, our plugin, the
-#                weights too large to carry (regenerated), cudaupload and
-#                cudaconvert (NVRTC) round trips
+#   kit          (45) the machine, GPU, driver, torch, the kit's sources and
+#                libraries, the data too large to carry (made there: the
+#                seeded weights, the golden cases), GStreamer and the
+#                elements, our plugin, cudaupload and cudaconvert (NVRTC)
+#                round trips
 #   kernels      (75) the CUDA kernel suite against the CPU twins and the
 #                golden cases (cuda-kernels; frames up to 1080p)
 #   cuda-memory  (100) cudaupload and nvh264dec frames read in place against
@@ -54,7 +55,7 @@ budget=${S2S_GPU_BUDGET:-400}
 step=${step:-main}
 
 all_steps=(kit kernels cuda-memory cuda-pairs networks e2e memcheck racecheck)
-declare -A cap=([kit]=30 [kernels]=75 [cuda-memory]=100 [cuda-pairs]=45 [networks]=150 [e2e]=40
+declare -A cap=([kit]=45 [kernels]=75 [cuda-memory]=100 [cuda-pairs]=45 [networks]=150 [e2e]=40
                 [memcheck]=60 [racecheck]=40)
 # A step that would get less than this is SKIPPED ("no time left").
 declare -A least=([kit]=10 [kernels]=30 [cuda-memory]=40 [cuda-pairs]=25 [networks]=60 [e2e]=25
@@ -186,17 +187,18 @@ setup_kit() {
   return 0
 }
 
-# Weights too large to carry (make-kit's REGEN): made where the build
-# expects them, removed again at the end.
+# Data too large to carry (make-kit's REGEN: the seeded weights, the golden
+# cases): made where the build expects it (removed again at the end).
 regen() {
-  local out cmd
+  local out cmd rc=0 t
   while IFS=$'\t' read -r out cmd; do
     [ -n "$out" ] || continue
     [ -s "$build/$out" ] && continue
-    say "making $out"
-    (cd "$build" && eval "$cmd") || { say "FAILED: $cmd"; return 1; }
-    echo "$build/$out" >>"$work/regenerated"
+    t=$(date +%s)
+    (cd "$build" && eval "$cmd") || { say "FAILED: $cmd"; rc=1; }
+    say "made $out in $(($(date +%s) - t)) s"
   done <"$kit/REGEN"
+  return "$rc"
 }
 
 mtest() { python3 "$repo/scripts/gpu/mtest.py" "$@"; }
@@ -251,7 +253,7 @@ step_kit() {
                [ -f "$f" ] && ldd "$f" 2>/dev/null | sed -n "s|^\s*\(\S*\) => not found|\1 (for $(basename "$f"))|p"
              done | sort -u)
   [ -z "$notfound" ] || { fig "libraries not found: $(echo "$notfound" | paste -sd, -)"; rc=1; }
-  echo "--- weights too large to carry"
+  echo "--- data too large to carry (REGEN)"
   [ -n "${S2S_GPU_BUILD:-}" ] || regen || { fig "making the weights FAILED"; rc=1; }
   echo "--- GStreamer"
   gst_ver=$(gst-launch-1.0 --version 2>&1 | sed -n 's/^GStreamer \([0-9.]*\).*/\1/p')
@@ -395,13 +397,16 @@ done
 
 t0=$(date +%s)
 rm -rf "$work" && mkdir -p "$work" "$logdir" || exit 1
-cleanup() {  # the regenerated weights stay out of gpu-kit (its size)
-  [ -f "$work/regenerated" ] && xargs -r rm -f <"$work/regenerated"
+cleanup() {  # gpu-kit as it was: what the run wrote there (the REGEN data) goes
+  if [ -f "$work/kit-files.before" ]; then
+    find "$kit/build" -type f | sort | comm -13 "$work/kit-files.before" - | xargs -r -d '\n' rm -f
+  fi
   [ -n "${base:-}" ] && [ -f "$base/.s2s-kit-links" ] && rm -rf "$base"
   [ -L "$repo/build-gpukit" ] && rm -f "$repo/build-gpukit"
 }
 trap cleanup EXIT
 step=setup
+[ -d "$kit/build" ] && find "$kit/build" -type f | sort >"$work/kit-files.before"
 if ! setup_kit >"$work/setup.out" 2>&1; then
   cat "$work/setup.out"
   { echo "gst-s2s GPU run: the kit could not be set up"; cat "$work/setup.out"; } >"$logdir/summary.txt"
