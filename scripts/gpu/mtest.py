@@ -72,6 +72,11 @@ def targets(build, tests):
     return outs
 
 
+def lexical(path):
+    """An absolute path with its "/../" resolved by name (os.path.normpath)."""
+    return os.path.normpath(path) if path.startswith("/") and "/../" in path else path
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("cmd", choices=["targets", "list", "run", "exes"])
@@ -104,8 +109,11 @@ def main():
             sys.exit(f"mtest.py run: expected one test named {a.names}, found {len(tests)}")
         t = tests[0]
         env = dict(os.environ)
-        env.update(t.get("env") or {})
-        prog = list(t["cmd"])
+        env.update({k: ":".join(lexical(p) for p in v.split(":")) for k, v in (t.get("env") or {}).items()})
+        # Paths as meson wrote them, e.g. BUILD/../tests/x.py: the build
+        # folder may be a link (scripts/gpu/make-kit.sh), so ".." is taken
+        # lexically, as meson meant it, not from where the link points.
+        prog = [lexical(c) for c in t["cmd"]]
         # The Python that configured the build may not exist where the kit
         # runs (scripts/gpu/make-kit.sh): this machine's, by the same name.
         if prog and not os.path.exists(prog[0]) and os.path.basename(prog[0]).startswith("python"):

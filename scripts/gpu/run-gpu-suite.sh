@@ -10,7 +10,7 @@
 #       environment, e.g. --exec gst-inspect-1.0 nvh264dec
 #
 # Steps, in this order (seconds: at most, within the whole budget):
-#   kit          (45) the machine, GPU, driver, torch, the kit's sources and
+#   kit          (60) the machine, GPU, driver, torch, the kit's sources and
 #                libraries, the data too large to carry (made there: the
 #                seeded weights, the golden cases), GStreamer and the
 #                elements, our plugin, cudaupload and cudaconvert (NVRTC)
@@ -55,7 +55,7 @@ budget=${S2S_GPU_BUDGET:-400}
 step=${step:-main}
 
 all_steps=(kit kernels cuda-memory cuda-pairs networks e2e memcheck racecheck)
-declare -A cap=([kit]=45 [kernels]=75 [cuda-memory]=100 [cuda-pairs]=45 [networks]=150 [e2e]=40
+declare -A cap=([kit]=60 [kernels]=75 [cuda-memory]=100 [cuda-pairs]=45 [networks]=150 [e2e]=40
                 [memcheck]=60 [racecheck]=40)
 # A step that would get less than this is SKIPPED ("no time left").
 declare -A least=([kit]=10 [kernels]=30 [cuda-memory]=40 [cuda-pairs]=25 [networks]=60 [e2e]=25
@@ -89,7 +89,7 @@ find_lib_dir() {  # SONAME [DIR...]: the first folder holding it
 have_so() {
   local d
   ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$1 (libc6,x86-64" && return 0
-  for d in ${LD_LIBRARY_PATH//:/ } /usr/local/nvidia/lib64 /usr/lib/$(uname -m)-linux-gnu; do
+  for d in ${LD_LIBRARY_PATH:+${LD_LIBRARY_PATH//:/ }} /usr/local/nvidia/lib64 /usr/lib/$(uname -m)-linux-gnu; do
     [ -e "$d/$1" ] && return 0
   done
   return 1
