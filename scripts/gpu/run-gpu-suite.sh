@@ -268,7 +268,8 @@ step_kit() {
   for e in s2smetrics musiqscore; do
     GST_PLUGIN_PATH="$build/gst" gst-inspect-1.0 "$e" >/dev/null 2>&1 || out+=" $e"
   done
-  [ -z "$out" ] || { fig "our plugin does not load:$out"; GST_PLUGIN_PATH="$build/gst" gst-inspect-1.0 s2s; rc=1; }
+  if [ -n "$out" ]; then fig "our plugin does not load:$out"; GST_PLUGIN_PATH="$build/gst" gst-inspect-1.0 s2s; rc=1
+  else say "our plugin loads: s2smetrics, musiqscore"; fi
   local nvcuvid="libnvcuvid: $(have_so libnvcuvid.so.1 && echo yes || echo 'no (the driver has no NVDEC library)')"
   local smoke=""
   if gst-inspect-1.0 --exists cudaupload 2>/dev/null; then
@@ -309,12 +310,13 @@ step_kernels() {
 
 step_cuda-memory() {
   local rc
-  GST_CHECKS_IGNORE=${S2S_GPU_IGNORE-test_start_stop_cycles} CK_VERBOSITY=verbose run_test cuda-memory
+  GST_CHECKS_IGNORE=${S2S_GPU_IGNORE-test_start_stop_cycles} run_test cuda-memory
   rc=$?
   if [ "$rc" = 77 ]; then fig "$(no_device)"; return 77; fi
-  # Check's verbose lines: file:line:P|F|E:tcase:test:...
-  fig "$(awk -F: '$3 ~ /^[PFE]$/ { r = ($3 == "P") ? "ok" : "FAILED"; printf "%s%s %s", sep, $5, r; sep = ", " }' \
-        "$work/$step.out")"
+  # Check's lines for failed cases: file:line:F|E:tcase:test:...
+  local failed
+  failed=$(awk -F: '$3 ~ /^[FE]$/ { printf "%s%s FAILED", sep, $5; sep = ", " }' "$work/$step.out")
+  [ -z "$failed" ] || fig "$failed"
   grep -h 'case not run\|not run:' "$work/$step.out" | sort -u | head -n3 | while read -r l; do fig "$l"; done
   fig "$(check_lines "$work/$step.out")"
   return "$rc"
