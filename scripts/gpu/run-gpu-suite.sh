@@ -246,7 +246,7 @@ step_kit() {
     fig "torch $tv (CUDA $tc, device: $tavail); LibTorch from ${torch_dir:-?}/lib"
   fi
   [ -z "$S2S_MISSING_GPU_LIBS" ] || { fig "libraries nowhere here: $S2S_MISSING_GPU_LIBS"; rc=1; }
-  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   [ -z "$S2S_KIT_BASE" ] || echo "image's copies used for: $(paste -sd' ' "$S2S_KIT_BASE/image-libs")"
   echo "GST_CUDA_NVRTC_LIBNAME=${GST_CUDA_NVRTC_LIBNAME:-unset} compute-sanitizer=${S2S_SANITIZER:-none}"
   notfound=$(for f in "$kit"/gst/bin/* "$kit"/gst/libexec/* "$kit"/gst/plugins/*.so "$build"/gst/*.so \
