@@ -181,6 +181,8 @@ setup_kit() {
   export GST_PLUGIN_SYSTEM_PATH_1_0="$kit/gst/plugins"
   export GST_PLUGIN_SCANNER_1_0="$kit/gst/libexec/gst-plugin-scanner"
   export GST_REGISTRY_1_0="$work/registry.bin"
+  # The kit's GLib must not load the image's GIO modules (built for its own).
+  mkdir -p "$work/gio-modules" && export GIO_MODULE_DIR="$work/gio-modules"
   export PYTHONPATH="$kit/site${PYTHONPATH:+:$PYTHONPATH}"
   export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
   build=$base/src/build-gpukit
