@@ -9,8 +9,10 @@ read from its meson-info (no meson process needed).
   mtest.py list BUILD [--suite S] [--benchmark]
       test names, one a line (nothing when there are none).
   mtest.py run BUILD NAME [--benchmark] [--wrapper 'PROG ARGS'] [--timeout S]
+              [--append=ARG ...]
       runs one test's command as meson would (its env over ours, its
-      workdir), optionally under a wrapper; exits with its status.
+      workdir), optionally under a wrapper and with more arguments; exits
+      with its status.
   mtest.py exes BUILD [--suite S] [NAME...]
       the programs of those tests that are files in BUILD (for wrappers).
 """
@@ -70,6 +72,11 @@ def targets(build, tests):
     return outs
 
 
+def lexical(path):
+    """An absolute path with its "/../" resolved by name (os.path.normpath)."""
+    return os.path.normpath(path) if path.startswith("/") and "/../" in path else path
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("cmd", choices=["targets", "list", "run", "exes"])
@@ -79,6 +86,7 @@ def main():
     p.add_argument("--benchmark", action="store_true")
     p.add_argument("--wrapper", default="")
     p.add_argument("--timeout", type=float, default=None)
+    p.add_argument("--append", action="append", default=[], help="one more argument for the command")
     a = p.parse_intermixed_args()
     try:
         tests = tests_of(a.build, a.suite, a.names, a.benchmark)
@@ -101,8 +109,16 @@ def main():
             sys.exit(f"mtest.py run: expected one test named {a.names}, found {len(tests)}")
         t = tests[0]
         env = dict(os.environ)
-        env.update(t.get("env") or {})
-        cmd = shlex.split(a.wrapper) + t["cmd"]
+        env.update({k: ":".join(lexical(p) for p in v.split(":")) for k, v in (t.get("env") or {}).items()})
+        # Paths as meson wrote them, e.g. BUILD/../tests/x.py: the build
+        # folder may be a link (scripts/gpu/make-kit.sh), so ".." is taken
+        # lexically, as meson meant it, not from where the link points.
+        prog = [lexical(c) for c in t["cmd"]]
+        # The Python that configured the build may not exist where the kit
+        # runs (scripts/gpu/make-kit.sh): this machine's, by the same name.
+        if prog and not os.path.exists(prog[0]) and os.path.basename(prog[0]).startswith("python"):
+            prog[0] = sys.executable
+        cmd = shlex.split(a.wrapper) + prog + a.append
         print("mtest.py: " + " ".join(shlex.quote(c) for c in cmd), flush=True)
         for k, v in sorted((t.get("env") or {}).items()):
             print(f"mtest.py:   {k}={v}", flush=True)
