@@ -238,8 +238,84 @@ on_decode_element_added (GstBin *, GstBin *, GstElement * element, gpointer)
     gst_util_set_object_arg (G_OBJECT (element), "idct-method", "islow");
 }
 
+/* JPEG's 4:2:0 planes (jpegdec's I420: libjpeg's raw output) to RGB as
+ * libjpeg itself finishes decoding, and so PIL: "fancy" h2v2 upsampling of
+ * the chroma (a triangle filter, 3/4 of the nearer sample and 1/4 of the
+ * farther, vertically then horizontally, edge rows and columns repeated,
+ * libjpeg's rounding biases), then the JFIF full-range YCbCr -> RGB with
+ * libjpeg's 16-bit fixed-point tables (jdsample.c, jdcolor.c). */
+void
+jpeg_i420_to_rgb (const GstVideoFrame * frame, Picture * out)
+{
+  const int w = GST_VIDEO_FRAME_WIDTH (frame), h = GST_VIDEO_FRAME_HEIGHT (frame);
+  const int cw = (w + 1) / 2, ch = (h + 1) / 2;
+  const guint8 *yp = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (frame, 0);
+  const guint8 *up = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (frame, 1);
+  const guint8 *vp = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (frame, 2);
+  const int ys = GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0);
+  const int us = GST_VIDEO_FRAME_PLANE_STRIDE (frame, 1);
+  const int vs = GST_VIDEO_FRAME_PLANE_STRIDE (frame, 2);
+  constexpr int kScale = 16;
+  constexpr gint64 kHalf = (gint64) 1 << (kScale - 1);
+  auto fix =[](double x) {
+    return (gint64) (x * (1 << kScale) + 0.5);
+  };
+  /* Arithmetic shifts (floor), as libjpeg's RIGHT_SHIFT. */
+  auto shift =[](gint64 v) {
+    return (int) (v >= 0 ? v >> kScale : -((-v + ((1 << kScale) - 1)) >> kScale));
+  };
+  int cr_r[256], cb_b[256];
+  gint64 cr_g[256], cb_g[256];
+  for (int i = 0; i < 256; ++i) {
+    const gint64 x = i - 128;
+    cr_r[i] = shift (fix (1.40200) * x + kHalf);
+    cb_b[i] = shift (fix (1.77200) * x + kHalf);
+    cr_g[i] = -fix (0.71414) * x;
+    cb_g[i] = -fix (0.34414) * x + kHalf;
+  }
+  /* One upsampled chroma row: output row y of plane p. */
+  std::vector<int> colsum (cw);
+  std::vector<guint8> cu (w), cv (w);
+  auto upsample_row =[&](const guint8 * plane, int stride, int y, guint8 * dst) {
+    const int row = y / 2;
+    const int other = y % 2 == 0 ? std::max (row - 1, 0) : std::min (row + 1, ch - 1);
+    const guint8 *a = plane + (size_t) row * stride, *b = plane + (size_t) other * stride;
+    for (int x = 0; x < cw; ++x)
+      colsum[x] = a[x] * 3 + b[x];
+    for (int x = 0; x < cw; ++x) {
+      const int left = x > 0 ? colsum[x - 1] : colsum[x];
+      const int right = x + 1 < cw ? colsum[x + 1] : colsum[x];
+      /* The first and last columns use their own sum for the missing one. */
+      const int l = x > 0 ? (colsum[x] * 3 + left + 8) >> 4 : (colsum[x] * 4 + 8) >> 4;
+      const int r = x + 1 < cw ? (colsum[x] * 3 + right + 7) >> 4 : (colsum[x] * 4 + 7) >> 4;
+      dst[2 * x] = (guint8) l;
+      if (2 * x + 1 < w)
+        dst[2 * x + 1] = (guint8) r;
+    }
+  };
+  auto clamp8 =[](int v) {
+    return (guint8) std::min (255, std::max (0, v));
+  };
+  out->width = w;
+  out->height = h;
+  out->rgb.resize ((size_t) w * h * 3);
+  for (int y = 0; y < h; ++y) {
+    upsample_row (up, us, y, cu.data ());
+    upsample_row (vp, vs, y, cv.data ());
+    const guint8 *Y = yp + (size_t) y * ys;
+    guint8 *d = out->rgb.data () + (size_t) y * w * 3;
+    for (int x = 0; x < w; ++x, d += 3) {
+      const int cb = cu[x], cr = cv[x];
+      d[0] = clamp8 (Y[x] + cr_r[cr]);
+      d[1] = clamp8 (Y[x] + shift (cb_g[cb] + cr_g[cr]));
+      d[2] = clamp8 (Y[x] + cb_b[cb]);
+    }
+  }
+}
+
 /* The decoded frame as packed RGB: RGB copied, RGBA without its alpha,
- * GRAY8 in all three channels (what PIL's convert('RGB') does). */
+ * GRAY8 in all three channels (what PIL's convert('RGB') does), I420 from
+ * jpegdec as libjpeg converts it. */
 bool
 picture_from_sample (GstSample * sample, Picture * out, std::string * error)
 {
@@ -252,6 +328,11 @@ picture_from_sample (GstSample * sample, Picture * out, std::string * error)
   }
   const int w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
   const GstVideoFormat format = GST_VIDEO_INFO_FORMAT (&info);
+  if (format == GST_VIDEO_FORMAT_I420) {
+    jpeg_i420_to_rgb (&frame, out);
+    gst_video_frame_unmap (&frame);
+    return true;
+  }
   const int in_px = format == GST_VIDEO_FORMAT_RGBA ? 4 : format == GST_VIDEO_FORMAT_GRAY8 ? 1 : 3;
   out->width = w;
   out->height = h;
@@ -274,11 +355,11 @@ picture_from_sample (GstSample * sample, Picture * out, std::string * error)
 /* The first frame of `path` (an animated image's first), decoded by
  * decodebin; the decoder's or the pipeline's error otherwise. */
 bool
-decode_image (const std::string & path, Picture * out, std::string * error)
+decode_with (const char *description, const std::string & path, Picture * out,
+    std::string * error)
 {
   GError *err = nullptr;
-  GstElement *pipeline = gst_parse_launch ("filesrc name=src ! decodebin ! videoconvert ! "
-      "video/x-raw,format={RGB,RGBA,GRAY8} ! appsink name=sink sync=false max-buffers=1", &err);
+  GstElement *pipeline = gst_parse_launch (description, &err);
   if (!pipeline) {
     *error = std::string ("cannot build the decoding pipeline: ") + (err ? err->message : "?");
     g_clear_error (&err);
@@ -344,6 +425,23 @@ decode_image (const std::string & path, Picture * out, std::string * error)
   if (ok)
     error->clear ();
   return ok;
+}
+
+/* JPEG goes to jpegdec's own planes, which jpeg_i420_to_rgb() finishes as
+ * libjpeg would (videoconvert's chroma upsampling differs from libjpeg's);
+ * everything else, and a JPEG that path cannot take (CMYK, ...), through
+ * decodebin and videoconvert. */
+bool
+decode_image (const std::string & path, const std::string & type, Picture * out,
+    std::string * error)
+{
+  if (type == "image/jpeg" && decode_with ("filesrc name=src ! jpegparse ! jpegdec "
+          "idct-method=islow ! video/x-raw,format={I420,GRAY8,RGB} ! appsink name=sink "
+          "sync=false max-buffers=1", path, out, error))
+    return true;
+  return decode_with ("filesrc name=src ! decodebin ! videoconvert ! "
+      "video/x-raw,format={RGB,RGBA,GRAY8} ! appsink name=sink sync=false max-buffers=1", path,
+      out, error);
 }
 
 /* The seed tool's --target-size: tf.image.resize's default, bilinear with
@@ -969,7 +1067,7 @@ run_images (const SharedOptions & opt, const std::string & model)
     ++images;
     const size_t index = lines.size ();
     Picture pic;
-    if (line.error.empty () && decode_image (in.path, &pic, &line.error) && tw > 0)
+    if (line.error.empty () && decode_image (in.path, type, &pic, &line.error) && tw > 0)
       pic = resize_bilinear (pic, tw, th);
     lines.push_back (line);
     pending.push_back (line.error.empty ());

@@ -9,12 +9,11 @@ seed tool's keys in the seed's order and scores equal to pyiqa's MUSIQ
 seeded random weights) within 1e-4 relative; the bad files get an error
 line each and the others are still scored.
 
-Which pixels pyiqa sees: PNG and grayscale JPEG are decoded by PIL, as pyiqa
-and the seed tool load images (the program must give the same pixels). A
-color JPEG is decoded by GStreamer's jpegdec (accurate integer IDCT) and
-videoconvert, as the program decodes it, because PIL upsamples the chroma
-and converts to RGB its own way (libjpeg's), a few levels apart; the score
-PIL's pixels give is printed for information.
+Which pixels pyiqa sees: PIL's, as pyiqa and the seed tool load images
+(Image.open(p).convert('RGB')). The program must decode to exactly those:
+PNG (RGB, RGBA, gray) and JPEG in 4:2:0 (even and odd sizes, baseline and
+progressive) and gray; 4:2:2/4:4:4 JPEG is not tested (GStreamer's jpegdec
+reduces them to 4:2:0, docs/analyze.md).
 
     test_analyze_images.py        (environment from tests/tools/meson.build)
 Exit 77 (skipped) without pyiqa or the weights.
@@ -55,39 +54,28 @@ def load_reference():
 
 
 def make_images(d):
-    """name -> (path, kind); kind says how pyiqa gets the pixels."""
+    """name -> path."""
     from PIL import Image
     import skimage.data as data
 
     images = {}
 
-    def save(name, array, kind, **kw):
+    def save(name, array, **kw):
         path = os.path.join(d, name)
         Image.fromarray(array).save(path, **kw)
-        images[name] = (path, kind)
+        images[name] = path
 
-    save("astronaut.png", data.astronaut()[::4, ::4], "pil")                      # 128x128 RGB
-    save("astronaut-b.png", data.astronaut()[2::4, 1::4], "pil")                  # same size: batched
-    save("rocket-portrait.png", np.ascontiguousarray(data.rocket()[::3, ::3].transpose(1, 0, 2)),
-         "pil")                                                                   # 143x214
-    save("camera-gray.png", data.camera()[::3, ::3], "pil")                       # 171x171 L
-    save("logo-alpha.png", data.logo()[::3, ::3], "pil")                          # 167x167 RGBA
-    save("coins-gray.jpg", data.coins()[::2, ::2], "pil", quality=90)             # 152x192 L JPEG
-    save("chelsea.jpg", data.chelsea()[::2, :448:2], "gst", quality=90)           # 150x224 4:2:0
+    save("astronaut.png", data.astronaut()[::4, ::4])                   # 128x128 RGB
+    save("astronaut-b.png", data.astronaut()[2::4, 1::4])               # same size: batched
+    save("rocket-portrait.png",                                         # 214x143 portrait
+         np.ascontiguousarray(data.rocket()[::3, ::3].transpose(1, 0, 2)))
+    save("camera-gray.png", data.camera()[::3, ::3])                    # 171x171 L
+    save("logo-alpha.png", data.logo()[::3, ::3])                       # 167x167 RGBA
+    save("coins-gray.jpg", data.coins()[::2, ::2], quality=90)          # 192x152 L JPEG
+    save("chelsea.jpg", data.chelsea()[::2, :448:2], quality=90)        # 224x150 4:2:0
+    save("coffee-odd.jpg", data.coffee()[::3, ::3][:133, :199],         # 199x133 4:2:0,
+         quality=85, progressive=True)                                  # progressive
     return images
-
-
-def gst_rgb(path):
-    """The RGB GStreamer's JPEG decoder and videoconvert give (as the program)."""
-    out = path + ".rgb"
-    subprocess.run(["gst-launch-1.0", "-q", "filesrc", "location=" + path, "!", "jpegparse", "!",
-                    "jpegdec", "idct-method=islow", "!", "videoconvert", "!",
-                    "video/x-raw,format=RGB", "!", "filesink", "location=" + out], check=True)
-    from PIL import Image
-    w, h = Image.open(path).size
-    raw = np.fromfile(out, np.uint8)
-    stride = (w * 3 + 3) // 4 * 4
-    return raw.reshape(h, stride)[:, :w * 3].reshape(h, w, 3)
 
 
 def pil_rgb(path):
@@ -141,9 +129,9 @@ def main():
     d = tempfile.mkdtemp(prefix="s2s-analyze-images-")
     try:
         images = make_images(d)
-        pixels = {n: (pil_rgb(p) if k == "pil" else gst_rgb(p)) for n, (p, k) in images.items()}
+        pixels = {n: pil_rgb(p) for n, p in images.items()}
         broken = os.path.join(d, "broken.jpg")
-        with open(images["chelsea.jpg"][0], "rb") as f:
+        with open(images["chelsea.jpg"], "rb") as f:
             head = f.read(300)
         with open(broken, "wb") as f:   # a JPEG's headers, then no image data
             f.write(head[:2] + b"\xff\xdb\x00\x43\x00" + bytes(range(64)) + b"\xff\xc0\x00\x11"
@@ -156,8 +144,9 @@ def main():
 
         # 1. Files in the order given, the bad ones among them.
         order = ["astronaut.png", "broken.jpg", "rocket-portrait.png", "camera-gray.png", "empty.jpg",
-                 "logo-alpha.png", "notes.txt", "coins-gray.jpg", "chelsea.jpg", "astronaut-b.png"]
-        paths = [images[n][0] if n in images else os.path.join(d, n) for n in order]
+                 "logo-alpha.png", "notes.txt", "coins-gray.jpg", "chelsea.jpg", "astronaut-b.png",
+                 "coffee-odd.jpg"]
+        paths = [images[n] if n in images else os.path.join(d, n) for n in order]
         out_csv = os.path.join(d, "scores.csv")
         rc, out, err = run(paths + ["--musiq-model", WEIGHTS, "--device", "cpu", "--batch-size", "4",
                                     "--csv", out_csv])
@@ -182,9 +171,6 @@ def main():
                 worst = max(worst, close(obj["score"], theirs, name))
                 check(row[:4] == [path, repr(obj["score"]), "koniq", "CPU"] and row[5] == "",
                       f"{name}: CSV row {row}")
-                if images[name][1] == "gst":
-                    print(f"{name}: PIL's pixels give {ref.pyiqa_score(koniq, pil_rgb(path)):.6f}, "
-                          f"GStreamer's {theirs:.6f}")
             else:
                 check(keys == ["path", "error"], f"{name}: keys {keys}, expected path, error")
                 check(isinstance(obj.get("error"), str) and obj["error"], f"{name}: empty error")
@@ -201,7 +187,7 @@ def main():
         folder = os.path.join(d, "folder")
         os.mkdir(folder)
         for n in ("camera-gray.png", "chelsea.jpg"):
-            shutil.copy(images[n][0], folder)
+            shutil.copy(images[n], folder)
         shutil.copy(notes, folder)
         env = {"S2S_MODELS_DIR": models}
         for args in ([folder, "--model", "musiq-ava"], [os.path.join(folder, "*.*g"), "--model", "ava"]):
@@ -220,16 +206,16 @@ def main():
 
         # 3. A model that is not installed: one clear error naming the file
         #    and the conversion.
-        rc, out, err = run([images["astronaut.png"][0], "--model", "spaq"], env)
+        rc, out, err = run([images["astronaut.png"], "--model", "spaq"], env)
         check(rc == 1 and out == "" and "musiq-spaq.safetensors" in err
               and "musiq_weights.py convert" in err and len(err.splitlines()) == 1,
               f"missing spaq: exit {rc}, stderr:\n{err}")
-        rc, out, err = run([images["astronaut.png"][0], "--model", "nosuch"], env)
+        rc, out, err = run([images["astronaut.png"], "--model", "nosuch"], env)
         check(rc == 2 and "koniq" in err, f"unknown model: exit {rc}:\n{err}")
 
         # 4. --target-size W H resizes first (the seed's bilinear).
         name = "rocket-portrait.png"
-        rc, out, err = run([images[name][0], "--musiq-model", WEIGHTS, "--device", "cpu",
+        rc, out, err = run([images[name], "--musiq-model", WEIGHTS, "--device", "cpu",
                             "--target-size", "96", "64"])
         check(rc == 0, f"--target-size: exit {rc}:\n{err}")
         x = dict(json_lines(out)[0])
@@ -237,7 +223,7 @@ def main():
               f"{name} at 96x64")
 
         # 5. --benchmark: the seed's object, then the score line.
-        rc, out, err = run([images["astronaut.png"][0], "--musiq-model", WEIGHTS, "--device", "cpu",
+        rc, out, err = run([images["astronaut.png"], "--musiq-model", WEIGHTS, "--device", "cpu",
                             "--benchmark", "--runs", "3"])
         lines = json_lines(out)
         check(rc == 0 and len(lines) == 2, f"--benchmark: exit {rc}, {len(lines)} lines:\n{out}{err}")
