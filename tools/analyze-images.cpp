@@ -583,8 +583,11 @@ error_text (GstMessage * msg)
   GstElementFactory *f = src && GST_IS_ELEMENT (src) ? gst_element_get_factory (GST_ELEMENT
       (src)) : nullptr;
   std::string text = std::string (f ? GST_OBJECT_NAME (f) : "pipeline") + ": " + err->message;
-  if (debug && *debug && f && strcmp (GST_OBJECT_NAME (f), "musiqscore") == 0)
-    text += std::string (" (") + debug + ")";
+  /* musiqscore's debug text ends with the advice (after the code location). */
+  if (debug && *debug && f && strcmp (GST_OBJECT_NAME (f), "musiqscore") == 0) {
+    const char *advice = strrchr (debug, '\n');
+    text += std::string (" (") + (advice ? advice + 1 : debug) + ")";
+  }
   g_clear_error (&err);
   g_free (debug);
   return text;
