@@ -53,6 +53,8 @@ constexpr const char *kProgram = "s2s-analyze";
 constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitOutput = 3;
 /* Decoded images waiting for same-size companions, at most this many bytes. */
 constexpr size_t kPoolBytes = 256u << 20;
+/* Decoded frames queued in appsrc, at most (about) this many bytes. */
+constexpr guint64 kQueuedBytes = 64u << 20;
 /* Bytes read to recognise a file's type (typefinders look at the start). */
 constexpr gsize kTypefindBytes = 1u << 20;
 /* How long one image may take to decode. */
@@ -356,7 +358,7 @@ picture_from_sample (GstSample * sample, Picture * out, std::string * error)
  * decodebin; the decoder's or the pipeline's error otherwise. */
 bool
 decode_with (const char *description, const std::string & path, Picture * out,
-    std::string * error)
+    std::string * error, bool *not_negotiated = nullptr)
 {
   GError *err = nullptr;
   GstElement *pipeline = gst_parse_launch (description, &err);
@@ -392,9 +394,12 @@ decode_with (const char *description, const std::string & path, Picture * out,
         if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
           gchar *debug = nullptr;
           gst_message_parse_error (msg, &err, &debug);
-          *error = err->message;
-          if (debug && strstr (debug, "not-negotiated"))
+          *error = std::string ("cannot decode it: ") + err->message;
+          if (debug && strstr (debug, "not-negotiated")) {
             *error += " (no conversion of its decoded format to RGB)";
+            if (not_negotiated)
+              *not_negotiated = true;
+          }
           g_clear_error (&err);
           g_free (debug);
         }
@@ -412,7 +417,7 @@ decode_with (const char *description, const std::string & path, Picture * out,
     GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
     if (msg) {
       gst_message_parse_error (msg, &err, nullptr);
-      *error = err->message;
+      *error = std::string ("cannot decode it: ") + err->message;
       g_clear_error (&err);
       gst_message_unref (msg);
     }
@@ -429,16 +434,23 @@ decode_with (const char *description, const std::string & path, Picture * out,
 
 /* JPEG goes to jpegdec's own planes, which jpeg_i420_to_rgb() finishes as
  * libjpeg would (videoconvert's chroma upsampling differs from libjpeg's);
- * everything else, and a JPEG that path cannot take (CMYK, ...), through
- * decodebin and videoconvert. */
+ * everything else, and a JPEG in a format that path does not take (CMYK,
+ * ...), through decodebin and videoconvert. A truncated or corrupt JPEG is
+ * an error, as for PIL ("image file is truncated"): decodebin would hand
+ * jpegdec the partial data, which it fills with gray. */
 bool
 decode_image (const std::string & path, const std::string & type, Picture * out,
     std::string * error)
 {
-  if (type == "image/jpeg" && decode_with ("filesrc name=src ! jpegparse ! jpegdec "
-          "idct-method=islow ! video/x-raw,format={I420,GRAY8,RGB} ! appsink name=sink "
-          "sync=false max-buffers=1", path, out, error))
-    return true;
+  if (type == "image/jpeg") {
+    bool not_negotiated = false;
+    if (decode_with ("filesrc name=src ! jpegparse ! jpegdec idct-method=islow ! "
+            "video/x-raw,format={I420,GRAY8,RGB} ! appsink name=sink sync=false max-buffers=1",
+            path, out, error, &not_negotiated))
+      return true;
+    if (!not_negotiated)
+      return false;
+  }
   return decode_with ("filesrc name=src ! decodebin ! videoconvert ! "
       "video/x-raw,format={RGB,RGBA,GRAY8} ! appsink name=sink sync=false max-buffers=1", path,
       out, error);
@@ -693,8 +705,9 @@ start_scorer (Scorer * s, const SharedOptions & opt, const char *model, bool *us
   s->src = gst_bin_get_by_name (GST_BIN (s->pipeline), "src");
   s->musiq = gst_bin_get_by_name (GST_BIN (s->pipeline), "musiq");
   s->bus = gst_element_get_bus (s->pipeline);
-  /* Back-pressure: at most 64 MiB of frames queued in appsrc. */
-  g_object_set (s->src, "block", TRUE, "max-bytes", (guint64) 64 << 20, NULL);
+  /* No blocking push: push_picture() waits for room itself, reading the
+   * bus meanwhile, so a pipeline error cannot leave it stuck. */
+  g_object_set (s->src, "block", FALSE, "max-bytes", (guint64) 0, NULL);
 
   const struct
   {
@@ -760,6 +773,18 @@ pts_of (size_t index)
 void
 push_picture (Scorer * s, size_t index, const Picture & pic)
 {
+  /* Back-pressure: at most kQueuedBytes of frames queued in appsrc. */
+  for (;;) {
+    guint64 queued = 0;
+    g_object_get (s->src, "current-level-bytes", &queued, NULL);
+    if (queued < kQueuedBytes || !s->fatal.empty ())
+      break;
+    pump (s, 10 * GST_MSECOND,[]() {
+          return false;
+        });
+  }
+  if (!s->fatal.empty ())
+    return;
   GstVideoInfo info;
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, pic.width, pic.height);
   GST_VIDEO_INFO_FPS_N (&info) = 0;
@@ -1021,7 +1046,7 @@ run_images (const SharedOptions & opt, const std::string & model)
   bool benchmarked = !iopt.benchmark;
 
   auto settle =[&]() {
-    for (size_t i = 0; i < lines.size (); ++i) {
+    for (size_t i = printed; i < lines.size (); ++i) {
       if (!pending[i])
         continue;
       auto it = scorer.results.find (pts_of (i));
@@ -1030,6 +1055,7 @@ run_images (const SharedOptions & opt, const std::string & model)
         lines[i].error = it->second.error;
         lines[i].score = it->second.score;
         lines[i].model = seed_model_name (it->second.variant);
+        scorer.results.erase (it);
       } else if (!scorer.fatal.empty () || scorer.eos) {
         pending[i] = false;
         lines[i].error = scorer.fatal.empty ()? "not scored" : scorer.fatal;

@@ -3,7 +3,7 @@
 The program runs as a child process on scikit-image's data images, cut down
 to at most 224 pixels a side (MUSIQ on the CPU is slow) and saved as PNG
 (RGB, portrait, grayscale, with alpha) and JPEG (color, grayscale), plus a
-corrupt JPEG, an empty file and a text file. Its JSON lines must have the
+corrupt JPEG, a truncated one, an empty file and a text file. Its JSON lines must have the
 seed tool's keys in the seed's order and scores equal to pyiqa's MUSIQ
 (tests/musiq/pyiqa_reference.py: pyiqa 0.1.16's musiq_arch with the same
 seeded random weights) within 1e-4 relative; the bad files get an error
@@ -136,6 +136,11 @@ def main():
         with open(broken, "wb") as f:   # a JPEG's headers, then no image data
             f.write(head[:2] + b"\xff\xdb\x00\x43\x00" + bytes(range(64)) + b"\xff\xc0\x00\x11"
                     + b"\x00" * 400)
+        truncated = os.path.join(d, "truncated.jpg")
+        with open(images["chelsea.jpg"], "rb") as f:
+            whole = f.read()
+        with open(truncated, "wb") as f:   # PIL: "image file is truncated"
+            f.write(whole[:len(whole) * 6 // 10])
         empty = os.path.join(d, "empty.jpg")
         open(empty, "wb").close()
         notes = os.path.join(d, "notes.txt")
@@ -145,7 +150,7 @@ def main():
         # 1. Files in the order given, the bad ones among them.
         order = ["astronaut.png", "broken.jpg", "rocket-portrait.png", "camera-gray.png", "empty.jpg",
                  "logo-alpha.png", "notes.txt", "coins-gray.jpg", "chelsea.jpg", "astronaut-b.png",
-                 "coffee-odd.jpg"]
+                 "truncated.jpg", "coffee-odd.jpg"]
         paths = [images[n] if n in images else os.path.join(d, n) for n in order]
         out_csv = os.path.join(d, "scores.csv")
         rc, out, err = run(paths + ["--musiq-model", WEIGHTS, "--device", "cpu", "--batch-size", "4",
