@@ -373,6 +373,13 @@ decode_with (const char *description, const std::string & path, Picture * out,
   GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (src, "location", path.c_str (), NULL);
+  /* The whole file in one buffer: decoders without a parser in front
+   * (avdec_bmp, avdec_tiff) take one buffer as one image. (The queue
+   * before decodebin keeps filesrc pushing: in pull mode decodebin's
+   * typefind would read it 4 KiB at a time.) */
+  GStatBuf st;
+  if (g_stat (path.c_str (), &st) == 0 && st.st_size > 0 && (guint64) st.st_size < G_MAXUINT)
+    g_object_set (src, "blocksize", (guint) st.st_size, NULL);
   GstBus *bus = gst_element_get_bus (pipeline);
 
   bool ok = false;
@@ -451,7 +458,7 @@ decode_image (const std::string & path, const std::string & type, Picture * out,
     if (!not_negotiated)
       return false;
   }
-  return decode_with ("filesrc name=src ! decodebin ! videoconvert ! "
+  return decode_with ("filesrc name=src ! queue ! decodebin ! videoconvert ! "
       "video/x-raw,format={RGB,RGBA,GRAY8} ! appsink name=sink sync=false max-buffers=1", path,
       out, error);
 }

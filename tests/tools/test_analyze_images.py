@@ -2,9 +2,9 @@
 
 The program runs as a child process on scikit-image's data images, cut down
 to at most 224 pixels a side (MUSIQ on the CPU is slow) and saved as PNG
-(RGB, portrait, grayscale, with alpha) and JPEG (color, grayscale), plus a
-corrupt JPEG, a truncated one, an empty file and a text file. Its JSON lines must have the
-seed tool's keys in the seed's order and scores equal to pyiqa's MUSIQ
+(RGB, portrait, grayscale, with alpha), JPEG (color, grayscale), BMP, WebP,
+TIFF and a PNG named .jpg, plus a corrupt JPEG, a truncated one, an empty
+file and a text file. Its JSON lines must have the seed tool's keys in the seed's order and scores equal to pyiqa's MUSIQ
 (tests/musiq/pyiqa_reference.py: pyiqa 0.1.16's musiq_arch with the same
 seeded random weights) within 1e-4 relative; the bad files get an error
 line each and the others are still scored.
@@ -73,6 +73,10 @@ def make_images(d):
     save("logo-alpha.png", data.logo()[::3, ::3])                       # 167x167 RGBA
     save("coins-gray.jpg", data.coins()[::2, ::2], quality=90)          # 192x152 L JPEG
     save("chelsea.jpg", data.chelsea()[::2, :448:2], quality=90)        # 224x150 4:2:0
+    save("astronaut.bmp", data.astronaut()[1::4, 2::4])                 # 128x128 BMP, WebP,
+    save("astronaut.webp", data.astronaut()[3::4, 3::4], lossless=True)  # TIFF: batched with
+    save("astronaut.tif", data.astronaut()[1::4, 3::4])                 # the PNGs
+    save("png-named.jpg", data.astronaut()[3::4, ::4], format="PNG")    # content, not name
     save("coffee-odd.jpg", data.coffee()[::3, ::3][:133, :199],         # 199x133 4:2:0,
          quality=85, progressive=True)                                  # progressive
     return images
@@ -150,7 +154,8 @@ def main():
         # 1. Files in the order given, the bad ones among them.
         order = ["astronaut.png", "broken.jpg", "rocket-portrait.png", "camera-gray.png", "empty.jpg",
                  "logo-alpha.png", "notes.txt", "coins-gray.jpg", "chelsea.jpg", "astronaut-b.png",
-                 "truncated.jpg", "coffee-odd.jpg"]
+                 "truncated.jpg", "coffee-odd.jpg", "astronaut.bmp", "astronaut.webp",
+                 "astronaut.tif", "png-named.jpg"]
         paths = [images[n] if n in images else os.path.join(d, n) for n in order]
         out_csv = os.path.join(d, "scores.csv")
         rc, out, err = run(paths + ["--musiq-model", WEIGHTS, "--device", "cpu", "--batch-size", "4",
