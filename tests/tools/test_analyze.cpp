@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cairo.h>
 
@@ -992,10 +993,17 @@ START_TEST(test_musiq_outputs) {
 }
 END_TEST
 
+// MUSIQ alone, the model by pyiqa's name (--model musiq) from $S2S_MODELS_DIR.
 START_TEST(test_musiq_only) {
   const std::string json = out_path("mqonly.json");
-  const Run r = run_tool({g_clip, "--metrics", "none", "--musiq-model", g_musiq_weights,
-                          "--musiq-interval", "6", "--device", "cpu", "--json", json, "-q", "-v"});
+  const std::string models = out_path("models");
+  ck_assert(g_mkdir(models.c_str(), 0755) == 0);
+  ck_assert(symlink(g_musiq_weights.c_str(), (models + "/musiq-koniq10k.safetensors").c_str()) == 0);
+  const Run r = run_tool({g_clip, "--metrics", "none", "--model", "musiq", "--musiq-interval", "6",
+                          "--device", "cpu", "--json", json, "-q", "-v"},
+                         -1, {{"S2S_MODELS_DIR", models}});
+  unlink((models + "/musiq-koniq10k.safetensors").c_str());
+  g_rmdir(models.c_str());
   ck_assert_msg(r.status == 0, "exit %d:\n%s", r.status, r.err.c_str());
   const auto ref = musiq_reference(decoder_of(r), "interval=6");
   Json doc;
