@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "analyze-images.h"
 #include "analyze-output.h"
 #include "analyze-plot.h"
 #include "analyze-progress.h"
@@ -1095,7 +1096,9 @@ run (int argc, char **argv)
       "--musiq) on every frame, shows the progress, prints a summary and writes the results.\n"
       "See docs/analyze.md.");
   g_option_context_add_main_entries (ctx, kEntries, nullptr);
+  g_option_context_add_main_entries (ctx, image_option_entries (), nullptr);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
+  join_target_size_args (&argc, &argv);
   GError *err = nullptr;
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
     const int rc = usage_error (err->message);
@@ -1111,6 +1114,15 @@ run (int argc, char **argv)
     g_free (gst);
     return kExitOk;
   }
+
+  /* --model, --list-models and still images: analyze-images.cpp. */
+  const SharedOptions shared = { opt.inputs, opt.pipeline, &opt.musiq_model, &opt.musiq,
+    opt.device, opt.cuda_device_id, opt.batch_size, opt.precision, opt.json, opt.jsonl, opt.csv,
+    opt.plot, (bool) opt.quiet, (bool) opt.verbose
+  };
+  int images_rc;
+  if (handle_image_mode (shared, &images_rc))
+    return images_rc;
 
   /* The command line. */
   const guint n_inputs = opt.inputs ? g_strv_length (opt.inputs) : 0;
