@@ -769,6 +769,8 @@ on_job_done (gpointer data)
   } else if (job->drain_cancel) {
     send_error_and_close (job, "server shutting down: the job was cancelled after the "
         "drain timeout", SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, Outcome::kCancelled);
+  } else if (job->counted) {
+    /* Already answered (a second message ended it). */
   } else if (job->cancel) {
     count_outcome (job, Outcome::kCancelled);
     log_line ("job %" G_GUINT64_FORMAT ": cancelled (the client left): pipeline stopped",

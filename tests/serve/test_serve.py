@@ -18,9 +18,11 @@ GST_REGISTRY_1_0 (the build's plugin, a private registry).
 import asyncio
 import http.client
 import json
+import logging
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,6 +198,25 @@ CLIPS = {}
 EXPECTED = {}
 
 
+class PingCounter(logging.Handler):
+    """Counts the pings the clients receive (websockets logs frames at DEBUG)."""
+    count = 0
+
+    def emit(self, record):
+        if record.getMessage().startswith("< PING"):
+            PingCounter.count += 1
+
+
+PINGS = PingCounter
+
+
+def count_pings():
+    logger = logging.getLogger("websockets.client")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(PingCounter())
+    logger.propagate = False
+
+
 def setup_clips():
     for name, frames, pattern in [("a.mp4", 12, "ball"), ("b.mp4", 10, "snow"),
                                   ("c.mp4", 9, "smpte"), ("d.mp4", 11, "pinwheel")]:
@@ -203,7 +224,7 @@ def setup_clips():
         EXPECTED[name] = analyze(CLIPS[name])
         assert len(EXPECTED[name]) == frames - 1, (name, len(EXPECTED[name]))
     # Long enough to still run when the test acts on it (cancel, drain).
-    CLIPS["long.mp4"] = encode("long.mp4", 900, "ball", 160, 120)
+    CLIPS["long.mp4"] = encode("long.mp4", 900, "ball", 320, 240)
     EXPECTED["long.mp4"] = analyze(CLIPS["long.mp4"])
     wav = os.path.join(TMP, "audio.wav")
     subprocess.run(f"gst-launch-1.0 -q audiotestsrc num-buffers=20 ! audioconvert ! wavenc "
@@ -255,9 +276,12 @@ def test_four_clients(srv):
             tasks.append(asyncio.create_task(one(name, sent, log)))
             await sent.wait()
             await asyncio.sleep(0.05)  # the server has it before the next one
-        return await asyncio.gather(*tasks), log
+        gauges = (srv.metric("s2s_serve_jobs_running"), srv.metric("s2s_serve_queue_depth"))
+        return await asyncio.gather(*tasks), log, gauges
 
-    results, log = run(main())
+    results, log, gauges = run(main())
+    # Measured while the first ran and three waited: the main loop answers.
+    assert gauges == (1, 3), gauges
     for name, (messages, code) in zip(names, results):
         check_result(messages, code, EXPECTED[name])
     done_order = [name for name, msg in log if msg.get("done")]
@@ -379,6 +403,52 @@ def test_token():
         assert srv.stop() == 0
 
 
+def test_queue_full():
+    """--queue 1: with one job running and one waiting, the next upload is
+    refused with an error frame; the others finish."""
+    srv = Server("--jobs", "1", "--queue", "1", "--keepalive", "1")
+    try:
+        async def main():
+            log_a, log_b = [], []
+            a = asyncio.create_task(client(srv.url, read(CLIPS["long.mp4"]), log=log_a))
+            while not any("progress" in m for _, m in log_a):
+                await asyncio.sleep(0.01)
+            b = asyncio.create_task(client(srv.url, read(CLIPS["b.mp4"]), log=log_b))
+            while not any(m.get("queued") for _, m in log_b):
+                await asyncio.sleep(0.01)
+            rc = await client(srv.url, read(CLIPS["c.mp4"]))
+            return await a, await b, rc
+
+        (ma, ca), (mb, cb), (mc, cc) = run(main())
+        check_error(mc, cc, 1011, r"^queue full")
+        check_result(ma, ca, EXPECTED["long.mp4"])
+        check_result(mb, cb, EXPECTED["b.mp4"])
+        assert [m["position"] for m in mb if m.get("queued")] == [1], mb[:3]
+        # --keepalive 1: pings reached the clients during the long job.
+        assert PINGS.count > 0, "no keepalive ping"
+        assert srv.metric('s2s_serve_jobs_total{outcome="rejected"}') == 1
+        assert srv.metric('s2s_serve_jobs_total{outcome="ok"}') == 2
+    finally:
+        assert srv.stop() == 0
+
+
+def test_two_workers():
+    """--jobs 2: four uploads at once, two pipelines at a time on their own
+    threads; each client gets its own numbers."""
+    srv = Server("--jobs", "2")
+    try:
+        names = ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+
+        async def main():
+            return await asyncio.gather(*[client(srv.url, read(CLIPS[n])) for n in names])
+
+        for name, (messages, code) in zip(names, run(main())):
+            check_result(messages, code, EXPECTED[name])
+        assert srv.metric('s2s_serve_jobs_total{outcome="ok"}') == 4
+    finally:
+        assert srv.stop() == 0
+
+
 def test_sigterm_drain():
     """SIGTERM: the running job finishes, the queued one is told and closed,
     no new connection is accepted, exit 0."""
@@ -452,11 +522,12 @@ def test_many_jobs(srv, n=200):
 
 def main():
     setup_clips()
+    count_pings()
     failures = 0
     srv = Server("--jobs", "1", "--max-upload", "2M")
     shared = [test_root_and_health, test_example_client, test_four_clients, test_bad_inputs,
               test_disconnect_frees_worker, test_many_jobs]
-    alone = [test_token, test_sigterm_drain, test_drain_timeout]
+    alone = [test_token, test_two_workers, test_queue_full, test_sigterm_drain, test_drain_timeout]
     for t in shared + alone:
         start = time.monotonic()
         try:
@@ -474,6 +545,10 @@ def main():
         failures += 1
         print("FAIL the server exited %d:\n%s" % (rc, srv.stderr()))
     print("%d failed" % failures)
+    if failures:
+        print("clips and server logs kept in " + TMP)
+    else:
+        shutil.rmtree(TMP, ignore_errors=True)
     return 1 if failures else 0
 
 
