@@ -218,11 +218,14 @@ def count_pings():
 
 
 def setup_clips():
-    for name, frames, pattern in [("a.mp4", 12, "ball"), ("b.mp4", 10, "snow"),
-                                  ("c.mp4", 9, "smpte"), ("d.mp4", 11, "pinwheel")]:
-        CLIPS[name] = encode(name, frames, pattern)
+    # Moving pictures of different lengths: every pair has its own numbers.
+    for name, frames, pattern, extra in [("a.mp4", 12, "ball", ""), ("b.mp4", 10, "snow", ""),
+                                         ("c.mp4", 9, "smpte", "horizontal-speed=3"),
+                                         ("d.mp4", 11, "zone-plate", "kt=3")]:
+        CLIPS[name] = encode(name, frames, pattern, extra=extra)
         EXPECTED[name] = analyze(CLIPS[name])
         assert len(EXPECTED[name]) == frames - 1, (name, len(EXPECTED[name]))
+        assert all(row[0] > 0 for row in EXPECTED[name]), (name, EXPECTED[name])
     # Long enough to still run when the test acts on it (cancel, drain).
     CLIPS["long.mp4"] = encode("long.mp4", 900, "ball", 320, 240)
     EXPECTED["long.mp4"] = analyze(CLIPS["long.mp4"])
@@ -424,8 +427,16 @@ def test_queue_full():
         check_result(ma, ca, EXPECTED["long.mp4"])
         check_result(mb, cb, EXPECTED["b.mp4"])
         assert [m["position"] for m in mb if m.get("queued")] == [1], mb[:3]
-        # --keepalive 1: pings reached the clients during the long job.
-        assert PINGS.count > 0, "no keepalive ping"
+
+        # --keepalive 1: a client waiting 2.5 s gets pings.
+        async def idle():
+            before = PINGS.count
+            async with websockets.connect(srv.url):
+                await asyncio.sleep(2.5)
+            return PINGS.count - before
+
+        pings = run(idle())
+        assert pings >= 1, "no keepalive ping in 2.5 s"
         assert srv.metric('s2s_serve_jobs_total{outcome="rejected"}') == 1
         assert srv.metric('s2s_serve_jobs_total{outcome="ok"}') == 2
     finally:
@@ -445,6 +456,25 @@ def test_two_workers():
         for name, (messages, code) in zip(names, run(main())):
             check_result(messages, code, EXPECTED[name])
         assert srv.metric('s2s_serve_jobs_total{outcome="ok"}') == 4
+    finally:
+        assert srv.stop() == 0
+
+
+def test_lpips_options():
+    """Element options reach the jobs: with an LPIPS model and other weights,
+    the same numbers as s2s-analyze with those options."""
+    model = os.environ.get("S2S_LPIPS_MODEL")
+    if not model or not os.path.exists(model):
+        print("  (no LPIPS test weights in this build: LPIPS case not run)")
+        return
+    options = ["--metrics", "mse,inv-ssim,lpips", "--lpips-model", model, "--alpha", "0.25",
+               "--ssim-window", "gaussian11", "--batch-size", "5"]
+    expected = analyze(CLIPS["d.mp4"], options)
+    assert all(row[2] is not None and row[2] > 0 for row in expected), expected
+    srv = Server(options=options)
+    try:
+        messages, code = run(client(srv.url, read(CLIPS["d.mp4"])))
+        check_result(messages, code, expected)
     finally:
         assert srv.stop() == 0
 
@@ -527,7 +557,8 @@ def main():
     srv = Server("--jobs", "1", "--max-upload", "2M")
     shared = [test_root_and_health, test_example_client, test_four_clients, test_bad_inputs,
               test_disconnect_frees_worker, test_many_jobs]
-    alone = [test_token, test_two_workers, test_queue_full, test_sigterm_drain, test_drain_timeout]
+    alone = [test_token, test_two_workers, test_queue_full, test_lpips_options, test_sigterm_drain,
+             test_drain_timeout]
     for t in shared + alone:
         start = time.monotonic()
         try:
