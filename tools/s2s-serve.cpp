@@ -80,6 +80,8 @@ enum ExitCode
 
 /* How often a worker looks at its job's cancel flag. */
 constexpr guint kCancelPollMs = 50;
+/* The largest --max-upload: libsoup holds a message in a GByteArray. */
+constexpr guint64 kMaxUploadLimit = 4095ull * 1024 * 1024;
 /* How long decodebin may take to show the upload's first stream. */
 constexpr gint64 kStreamTimeoutS = 10;
 /* How often the received byte count of an upload is checked. */
@@ -290,13 +292,10 @@ struct Job
 
   /* The upload: written by the writer thread, then read by the worker. */
   int fd = -1;
-  guint64 size = 0;
 
   /* Set by the main thread, read by the worker. */
   std::atomic<bool> cancel {false};
   std::atomic<bool> drain_cancel {false};
-
-  gint64 start_us = 0;
 };
 
 using JobPtr = std::shared_ptr<Job>;
@@ -475,7 +474,6 @@ struct Invocation
 {
   JobPtr job;
   std::string text;             /* a progress message, the result or the error */
-  bool final = false;
   bool ok = false;
   guint64 frames = 0;
   double seconds = 0;
@@ -665,7 +663,6 @@ run_job (const JobPtr & job)
 {
   Invocation *inv = new Invocation;
   inv->job = job;
-  inv->final = true;
   if (job->cancel) {
     close_upload (job.get ());
     return inv;
@@ -927,7 +924,6 @@ on_ws_message (SoupWebsocketConnection *, gint type, GBytes * message, gpointer 
     return;
   }
   job->state = Job::State::kWriting;
-  job->size = size;
   ++srv.writers;
   std::thread (write_upload, ptr, g_bytes_ref (message)).detach ();
 }
@@ -1011,7 +1007,6 @@ on_websocket (SoupServer *, SoupServerMessage * msg, const char *, SoupWebsocket
   job->conn = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
   GSocket *socket = soup_server_message_get_socket (msg);
   job->socket = socket ? G_SOCKET (g_object_ref (socket)) : nullptr;
-  job->start_us = g_get_monotonic_time ();
   srv.connections[job->id] = job;
   if (opt.verbose) {
     GSocketAddress *remote = soup_server_message_get_remote_address (msg);
@@ -1435,9 +1430,10 @@ run (int argc, char **argv)
     return usage_error ("--keepalive must be 1..3600 seconds");
   if (opt.max_upload) {
     srv.max_upload = parse_size (opt.max_upload);
-    if (srv.max_upload == 0)
+    /* libsoup assembles a message in a GByteArray (at most 4 GiB). */
+    if (srv.max_upload == 0 || srv.max_upload > kMaxUploadLimit)
       return usage_error (std::string ("invalid --max-upload '") + opt.max_upload +
-          "': expected a size in bytes above 0, with an optional K, M or G");
+          "': expected a size in bytes from 1 to 4095M, with an optional K, M or G");
   }
   if (opt.musiq_model || opt.musiq_interval)
     opt.musiq = TRUE;
