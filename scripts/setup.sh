@@ -13,7 +13,7 @@ sudo=""
 packages=(
   build-essential pkg-config meson ninja-build check python3 python3-pip
   clang libclang-rt-14-dev valgrind
-  libglib2.0-dev libcairo2-dev fonts-dejavu-core
+  libglib2.0-dev libcairo2-dev fonts-dejavu-core libsoup-3.0-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg

@@ -251,3 +251,22 @@ write_csv (const Results & results, const std::string & path, std::string * erro
 }
 
 }  // namespace s2sa
+
+namespace s2sa {
+
+std::string
+json_text (const Results & results)
+{
+  char *buf = nullptr;
+  size_t size = 0;
+  FILE *out = open_memstream (&buf, &size);
+  if (!out)
+    return "";
+  fill_json (out, results);
+  fclose (out);
+  std::string text (buf, size);
+  free (buf);
+  return text;
+}
+
+}  // namespace s2sa

@@ -23,6 +23,9 @@ bool check_writable (const std::string & path, std::string * error);
  * with an added "musiq": [score, ...] when musiqscore ran. */
 bool write_json (const Results & results, const std::string & path, std::string * error);
 
+/* write_json's document as text (s2s-serve's final message). */
+std::string json_text (const Results & results);
+
 /* One JSON object per frame: frame, pts, time, the metrics, status (and
  * musiq, musiq_status when musiqscore ran). */
 bool write_jsonl (const Results & results, const std::string & path, std::string * error);
