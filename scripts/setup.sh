@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine for gst-s2s and builds it into ./build:
 # Debian's GStreamer 1.22 (with the gst-cuda library and nvcodec), Check,
-# meson/ninja, and the pinned Python packages (torch = our LibTorch; NumPy,
-# scikit-image and OpenCV for the reference values). The CUDA toolkit is
-# optional and found through nvcc on PATH.
+# meson/ninja, the pinned Python packages (torch = our LibTorch; NumPy,
+# scikit-image and OpenCV for the reference values) and the real LPIPS
+# weights (docs/models.md). The CUDA toolkit is optional and found through
+# nvcc on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
