@@ -52,6 +52,7 @@
 #include "torch_backend.h"
 #endif
 #include "s2s-meta.h"
+#include "s2smodelpath.h"
 #include "s2sstats.h"
 #include "s2svideo.h"
 
@@ -72,7 +73,9 @@ typedef enum
 } GstS2sSsimWindow;
 
 #define DEFAULT_METRICS (GST_S2S_METRIC_MSE | GST_S2S_METRIC_INV_SSIM | GST_S2S_METRIC_LPIPS)
-#define DEFAULT_LPIPS_MODEL S2S_MODELS_DIR "/lpips-alex-v0.1.safetensors"
+/* Where scripts/setup.sh installs the real weights (s2smodelpath.h). */
+#define DEFAULT_LPIPS_MODEL_FILE "lpips-alex-v0.1.safetensors"
+#define DEFAULT_LPIPS_MODEL (s2s::default_model_path (DEFAULT_LPIPS_MODEL_FILE))
 #define DEFAULT_LPIPS_SIZE 256
 #define DEFAULT_SSIM_WINDOW GST_S2S_SSIM_WINDOW_UNIFORM7
 #define DEFAULT_ALPHA 0.5
@@ -214,7 +217,8 @@ start_lpips (GstS2sMetrics * self, const Settings & s)
     st->lpips_missing = "lpips: no model file";
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
         ("LPIPS model '%s' not found or not readable: computing the other metrics only", path),
-        ("set lpips-model to the LPIPS weights (docs/models.md tells how to make them), "
+        ("scripts/setup.sh installs the real LPIPS weights at the default path; or set "
+            "lpips-model to a weights file (docs/models.md tells how to make one), "
             "or metrics=mse+inv-ssim"));
     return TRUE;
   }
@@ -707,7 +711,7 @@ gst_s2s_metrics_class_init (GstS2sMetricsClass * klass)
           gst_s2s_metric_flags_get_type (), DEFAULT_METRICS, rw_playing));
   g_object_class_install_property (gobject_class, PROP_LPIPS_MODEL,
       g_param_spec_string ("lpips-model", "LPIPS model",
-          "LPIPS weights file (safetensors), see docs/models.md", DEFAULT_LPIPS_MODEL, rw_ready));
+          "LPIPS weights file (safetensors), see docs/models.md", DEFAULT_LPIPS_MODEL.c_str (), rw_ready));
   g_object_class_install_property (gobject_class, PROP_LPIPS_SIZE,
       g_param_spec_uint ("lpips-size", "LPIPS size",
           "Square size frames are resized to for LPIPS, as the replaced service "

@@ -73,7 +73,8 @@ torch::Tensor LpipsNetImpl::distance(const std::vector<torch::Tensor> &a, const 
   torch::Tensor total;
   for (int k = 0; k < 5; ++k) {
     torch::Tensor d = a[k] - b[k];
-    torch::Tensor layer = lins_[k]->forward(d * d).mean({2, 3}, true);
+    d.mul_(d);  // squared in place: one feature-sized tensor less per layer
+    torch::Tensor layer = lins_[k]->forward(d).mean({2, 3}, true);
     total = k == 0 ? layer : total + layer;
   }
   return total.view({-1});
@@ -84,6 +85,13 @@ void LpipsNetImpl::place(torch::Device device, torch::ScalarType dtype) {
   for (auto &lin : lins_) lin->to(device, torch::kFloat32);
   shift_ = shift_.to(device);
   scale_ = scale_.to(device);
+}
+
+void LpipsNetImpl::use_channels_last() {
+  torch::NoGradGuard no_grad;
+  for (const auto &module : features_->modules(/*include_self=*/false))
+    if (auto *conv = module->as<torch::nn::Conv2dImpl>())
+      conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> lpips_tensor_specs() {

