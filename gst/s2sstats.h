@@ -12,6 +12,19 @@
 
 namespace s2s {
 
+/* PSNR in dB of 8-bit samples from their MSE: 10 log10 (255^2 / MSE), +inf
+ * for identical frames (MSE 0), NaN where the MSE is NaN. Derived, so it
+ * costs nothing beyond the MSE. */
+inline double
+psnr_from_mse (double mse)
+{
+  if (std::isnan (mse))
+    return mse;
+  if (mse <= 0)
+    return std::numeric_limits<double>::infinity ();
+  return 10.0 * std::log10 (255.0 * 255.0 / mse);
+}
+
 class MetricSeries
 {
 public:
@@ -22,6 +35,17 @@ public:
   }
   void clear () { values_.clear (); }
   size_t size () const { return values_.size (); }
+
+  /* Mean of the values, NaN when there are none. */
+  double mean () const
+  {
+    if (values_.empty ())
+      return std::numeric_limits<double>::quiet_NaN ();
+    double sum = 0;
+    for (double x : values_)
+      sum += x;
+    return sum / values_.size ();
+  }
 
   /* Sets <name>-mean, -min, -max, -p95 (NaN when there were no values). */
   void write (GstStructure * s, const char *name) const
@@ -43,7 +67,8 @@ public:
       /* numpy's _lerp: from the nearer end, so the result is exact at
        * t = 0 and t = 1 and matches NumPy to the last bit. */
       const double t = pos - below, a = v[below], b = v[above];
-      p95 = t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
+      /* Equal neighbours (two infinite PSNRs too) are the percentile. */
+      p95 = a == b ? a : t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
     }
     const std::string n (name);
     gst_structure_set (s, (n + "-mean").c_str (), G_TYPE_DOUBLE, mean,
