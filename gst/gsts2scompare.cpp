@@ -179,7 +179,6 @@ struct State
 
   std::vector<HeldPair> held;
   GstVideoInfo held_info;       /* format of the held pairs (both pads) */
-  bool held_ref_cuda = false, held_dist_cuda = false;
   bool configured = false;
   GstVideoInfo engine_info;     /* what the engines are configured for */
 
@@ -478,8 +477,9 @@ score_held (GstS2sCompare * self, const Settings & s)
   }
 
   /* Read in place on the device where every engine reads CUDA memory and
-   * both pads bring it; otherwise through host maps (a download). */
-  bool on_device = st->device_reads && st->held_ref_cuda && st->held_dist_cuda;
+   * every frame of the batch, on both pads, is in it; otherwise through
+   * host maps (a download). */
+  bool on_device = st->device_reads;
   for (size_t k:owners)
     on_device = on_device && is_cuda_buffer (st->held[k].ref) && is_cuda_buffer (st->held[k].dist);
   GstMapFlags flags = GST_MAP_READ;
@@ -641,18 +641,37 @@ score_held (GstS2sCompare * self, const Settings & s)
     if (!missing.empty ())
       gst_structure_set (res, "reason", G_TYPE_STRING, missing.c_str (), NULL);
     results[scored[j]] = res;
-    st->mse.add (mse);
-    st->psnr.add (psnr);
-    st->ssim.add (ssim);
-    st->inv_ssim.add (inv_ssim);
-    st->lpips.add (lpips);
-    st->weighted.add (weighted);
-    st->pairs++;
   }
   GST_DEBUG_OBJECT (self, "batch of %" G_GSIZE_FORMAT " pairs (%" G_GSIZE_FORMAT
       " compared) on %s in %.3f ms", n, scored.size (), st->engine->name (),
       (g_get_monotonic_time () - t0) / 1000.0);
   return results;
+}
+
+/* The summary covers the results that were posted (a flush or a failed
+ * push drops the rest of a batch unreported). */
+static void
+account (State * st, const GstStructure * r)
+{
+  const gchar *status = gst_structure_get_string (r, "status");
+  if (g_strcmp0 (status, S2S_STATUS_OK) != 0 && g_strcmp0 (status, S2S_STATUS_PARTIAL) != 0) {
+    st->skipped += g_strcmp0 (status, S2S_STATUS_SKIPPED) == 0;
+    return;
+  }
+  const struct
+  {
+    const char *field;
+    s2s::MetricSeries *series;
+  } fields[] = {
+    {"mse", &st->mse}, {"psnr", &st->psnr}, {"ssim", &st->ssim}, {"inv-ssim", &st->inv_ssim},
+    {"lpips", &st->lpips}, {"weighted", &st->weighted},
+  };
+  for (const auto & f:fields) {
+    double v;
+    if (gst_structure_get_double (r, f.field, &v))
+      f.series->add (v);
+  }
+  st->pairs++;
 }
 
 static void
@@ -684,9 +703,8 @@ release_held (GstS2sCompare * self)
   GstFlowReturn flow = GST_FLOW_OK;
   for (size_t k = 0; k < st->held.size (); ++k) {
     HeldPair & p = st->held[k];
-    if (!p.ref)
-      st->skipped++;
     if (flow == GST_FLOW_OK) {
+      account (st, results[k]);
       publish (self, &p.dist, results[k], s);
       flow = gst_aggregator_finish_buffer (GST_AGGREGATOR (self), p.dist);
       p.dist = nullptr;
@@ -837,6 +855,8 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
     }
     clear_ref (st);
     st->ref.buffer = ref;
+    /* Its own format: the reference pad's caps may change before the
+     * distorted frames it serves have been compared. */
     st->ref.info = st->ref_format.info;
     st->ref.running_time = rt;
     st->ref.pts = rpts;
@@ -872,7 +892,7 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
   } else if (st->ref.gap) {
     p.skip_reason = "gap in the reference stream";
   } else if (GST_CLOCK_TIME_IS_VALID (st->ref.end) && GST_CLOCK_TIME_IS_VALID (t)
-      && t >= st->ref.end + MATCH_TOLERANCE) {
+      && t + MATCH_TOLERANCE >= st->ref.end) {
     p.skip_reason = ref_ended ? "the reference stream ended before this frame" :
         "no reference frame at this running time (the last one ended before it)";
   } else if (!same_frames (&st->ref.info, &st->dist_format.info)) {
@@ -903,17 +923,13 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
 
   /* A batch has one format (the engines are configured per batch). */
   GstFlowReturn flow = GST_FLOW_OK;
-  if (!st->held.empty () && (!gst_video_info_is_equal (&st->held_info, &st->dist_format.info)
-          || st->held_dist_cuda != st->dist_format.cuda
-          || st->held_ref_cuda != st->ref_format.cuda))
+  if (!st->held.empty () && !gst_video_info_is_equal (&st->held_info, &st->dist_format.info))
     flow = release_held (self);
   if (flow != GST_FLOW_OK) {
     clear_pair (p);
     return flow;
   }
   st->held_info = st->dist_format.info;
-  st->held_dist_cuda = st->dist_format.cuda;
-  st->held_ref_cuda = st->ref_format.cuda;
   st->held.push_back (p);
   if (st->held.size () >= read_settings (self).batch_size)
     flow = release_held (self);
@@ -983,10 +999,6 @@ gst_s2s_compare_sink_event (GstAggregator * agg, GstAggregatorPad * pad, GstEven
       const GstFlowReturn flow = release_held (self);
       if (flow != GST_FLOW_OK && st->deferred_flow == GST_FLOW_OK)
         st->deferred_flow = flow;
-      if (!is_dist) {
-        /* A reference frame of the old format is no longer comparable. */
-        clear_ref (st);
-      }
       f.have = true;
       f.info = info;
       f.cuda = cuda;
