@@ -900,8 +900,11 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
     gchar *rc = gst_caps_to_string (ref_caps);
     gchar *dc = gst_caps_to_string (st->dist_format.caps);
     gst_caps_unref (ref_caps);
+    const GstVideoInfo *ri = &st->ref.info, *di = &st->dist_format.info;
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("The reference and distorted streams have different formats or sizes"),
+        ("The reference (%dx%d %s) and distorted (%dx%d %s) frames differ in size or format",
+            GST_VIDEO_INFO_WIDTH (ri), GST_VIDEO_INFO_HEIGHT (ri), GST_VIDEO_INFO_NAME (ri),
+            GST_VIDEO_INFO_WIDTH (di), GST_VIDEO_INFO_HEIGHT (di), GST_VIDEO_INFO_NAME (di)),
         ("reference caps %s, distorted caps %s: s2scompare compares frames pixel for pixel "
             "and does not scale or convert; put videoscale/videoconvert before one pad",
             rc, dc));

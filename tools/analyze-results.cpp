@@ -13,6 +13,8 @@ metric_info (Metric m)
     {"lpips", "lpips", "LPIPS", "perceptual distance, AlexNet"},
     {"weighted", "weighted", "Weighted",
         "\xce\xb1\xc2\xb7MSE + \xce\xb2\xc2\xb7InvSSIM + \xce\xb3\xc2\xb7LPIPS"},
+    {"psnr", "psnr", "PSNR", "dB, higher is better (identical frames not drawn)"},
+    {"ssim", "ssim", "SSIM", "unitless, 1 = identical"},
     {"musiq", "score", "MUSIQ", "no-reference quality score, higher is better"},
   };
   return infos[m];
@@ -44,7 +46,9 @@ compute_stats (const std::vector<double> & values)
   const size_t lo = (size_t) std::floor (pos);
   const size_t hi = std::min (lo + 1, v.size () - 1);
   const double t = pos - lo;
-  s.p95 = t >= 0.5 ? v[hi] - (v[hi] - v[lo]) * (1 - t) : v[lo] + (v[hi] - v[lo]) * t;
+  /* Equal neighbours (two infinite PSNRs too) are the percentile. */
+  s.p95 = v[hi] == v[lo] ? v[lo] : t >= 0.5 ? v[hi] - (v[hi] - v[lo]) * (1 - t) :
+      v[lo] + (v[hi] - v[lo]) * t;
   return s;
 }
 
@@ -60,6 +64,10 @@ Results::value (const MetricRow & r, Metric m)
       return r.lpips;
     case kWeighted:
       return r.weighted;
+    case kPsnr:
+      return r.psnr;
+    case kSsim:
+      return r.ssim;
     default:
       return kNaN;
   }

@@ -2,6 +2,7 @@
  *
  *   s2s-analyze INPUT [options]
  *   s2s-analyze --pipeline 'videotestsrc num-buffers=100' [options]
+ *   s2s-analyze DISTORTED --reference REFERENCE [options]
  *
  * Builds
  *   filesrc ! decodebin ! videoconvert ! s2smetrics [! musiqscore] ! fakesink
@@ -48,6 +49,7 @@
 #include "analyze-output.h"
 #include "analyze-plot.h"
 #include "analyze-progress.h"
+#include "analyze-reference.h"
 #include "analyze-results.h"
 
 #ifndef VERSION
@@ -115,6 +117,8 @@ struct Options
   gboolean quiet = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
+  gchar *reference = nullptr;   /* full-reference mode (analyze-reference.h) */
+  gboolean allow_length_mismatch = FALSE;
 };
 
 Options opt;
@@ -168,6 +172,10 @@ const GOptionEntry kEntries[] = {
   {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
       "Print the pipeline, the decoder and debug details of errors", nullptr},
   {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", nullptr},
+  {"reference", 'r', 0, G_OPTION_ARG_FILENAME, &opt.reference,
+      "Compare INPUT frame by frame with this reference video (s2scompare)", "FILE"},
+  {"allow-length-mismatch", 0, 0, G_OPTION_ARG_NONE, &opt.allow_length_mismatch,
+      "With --reference: compare the common part when the frame counts differ", nullptr},
   {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt.inputs, nullptr, "INPUT"},
   {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
 };
@@ -297,6 +305,8 @@ struct App
   GstElement *musiq = nullptr;
   GstElement *sink = nullptr;
   GstElement *first = nullptr;  /* the first analyser */
+  const char *first_sink = "sink";      /* its pad for the (distorted) video */
+  ReferenceInput reference;     /* --reference */
   bool nvdec_only = false;
 
   std::unique_ptr < Progress > progress;
@@ -376,7 +386,7 @@ read_stream_info (App * app)
 {
   if (app->results.width > 0 || !app->first)
     return;
-  GstPad *pad = gst_element_get_static_pad (app->first, "sink");
+  GstPad *pad = gst_element_get_static_pad (app->first, app->first_sink);
   GstCaps *caps = gst_pad_get_current_caps (pad);
   gst_object_unref (pad);
   if (!caps)
@@ -512,7 +522,7 @@ on_element_message (App * app, GstMessage * msg)
   }
 
   if (app->metrics && src == GST_OBJECT (app->metrics)) {
-    if (gst_structure_has_name (s, "s2smetrics")) {
+    if (gst_structure_has_name (s, "s2smetrics") || gst_structure_has_name (s, "s2scompare")) {
       MetricRow r;
       gst_structure_get_uint64 (s, "frame", &r.frame);
       r.pts = get_time (s, "timestamp");
@@ -521,16 +531,20 @@ on_element_message (App * app, GstMessage * msg)
       r.inv_ssim = get_double (s, "inv-ssim");
       r.lpips = get_double (s, "lpips");
       r.weighted = get_double (s, "weighted");
+      r.psnr = get_double (s, "psnr");
+      r.ssim = gst_structure_has_field (s, "ssim") ? get_double (s, "ssim") : 1.0 - r.inv_ssim;
       r.status = get_string (s, "status");
+      r.reason = get_string (s, "reason");
       app->results.rows.push_back (std::move (r));
       release_warnings (app);
       app->progress->update (app->frames, app->position);
-    } else if (gst_structure_has_name (s, "s2smetrics-summary")) {
+    } else if (gst_structure_has_name (s, "s2smetrics-summary")
+        || gst_structure_has_name (s, "s2scompare-summary")) {
       guint64 pairs = 0;
       gst_structure_get_uint64 (s, "frames", &pairs);
       app->results.have_summary = true;
       app->results.summary_pairs = pairs;
-      for (int m = kMse; m <= kWeighted; ++m) {
+      for (int m = kMse; m < kMusiq; ++m) {
         const Metric metric = (Metric) m;
         app->results.summary[m] = get_stats (s, metric_info (metric).field, 0);
         app->results.summary[m].count = compute_stats (app->results.series (metric)).count;
@@ -768,7 +782,7 @@ on_pad_added (GstElement *, GstPad * pad, gpointer user_data)
     /* CUDA memory goes straight to an analyser that takes it; anything
      * else is converted to a format the analysers accept. */
     GstPad *target = nullptr;
-    GstPad *first_sink = gst_element_get_static_pad (app->first, "sink");
+    GstPad *first_sink = gst_element_get_static_pad (app->first, app->first_sink);
     if (caps_in_cuda_memory (caps) && gst_pad_query_accept_caps (first_sink, caps)) {
       GstPad *peer = gst_pad_get_peer (first_sink);
       if (peer) {
@@ -830,7 +844,10 @@ std::string
 tail_description (bool with_metrics, bool with_musiq)
 {
   std::string d = std::string ("videoconvert name=") + kConvertName;
-  if (with_metrics)
+  if (opt.reference)            /* the reference branch comes in build_pipeline */
+    d = std::string ("s2scompare name=") + kMetricsName + " " + d + " ! " + kMetricsName
+        + ".distorted " + kMetricsName + ".";
+  else if (with_metrics)
     d += std::string (" ! s2smetrics name=") + kMetricsName;
   if (with_musiq)
     d += std::string (" ! musiqscore name=") + kMusiqName;
@@ -889,6 +906,11 @@ build_pipeline (App * app, bool with_metrics, bool with_musiq, std::string * err
   app->musiq = with_musiq ? gst_bin_get_by_name (bin, kMusiqName) : nullptr;
   app->sink = gst_bin_get_by_name (bin, kSinkName);
   app->first = app->metrics ? app->metrics : app->musiq;
+  if (opt.reference) {
+    app->first_sink = "distorted";
+    if (!app->reference.add (bin, app->metrics, opt.reference, error))
+      return false;
+  }
 
   GstPad *pad = gst_element_get_static_pad (app->sink, "sink");
   gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
@@ -933,7 +955,18 @@ configure (App * app, std::string * error)
       return false;
   }
 
-  if (app->metrics) {
+  if (app->metrics && opt.reference) {
+    /* Full reference: PSNR and SSIM are what encoder people read. */
+    if (has_flag (app->metrics, "metrics", "mse")) {
+      app->plotted.push_back (kMse);
+      app->plotted.push_back (kPsnr);
+    }
+    if (has_flag (app->metrics, "metrics", "inv-ssim"))
+      app->plotted.push_back (kSsim);
+    if (has_flag (app->metrics, "metrics", "lpips"))
+      app->plotted.push_back (kLpips);
+    app->plotted.push_back (kWeighted);
+  } else if (app->metrics) {
     if (has_flag (app->metrics, "metrics", "mse"))
       app->plotted.push_back (kMse);
     if (has_flag (app->metrics, "metrics", "inv-ssim"))
@@ -1032,7 +1065,8 @@ write_outputs (App * app, FILE * info)
     PlotOptions po;
     if (opt.plot_size)
       sscanf (opt.plot_size, "%dx%d", &po.width, &po.height);
-    po.title = "Frame-to-frame quality \xe2\x80\x94 " + app->name;
+    po.title = (opt.reference ? "Full-reference quality \xe2\x80\x94 " :
+        "Frame-to-frame quality \xe2\x80\x94 ") + app->name;
     char buf[200];
     std::string sub;
     g_snprintf (buf, sizeof buf, "%zu frame pairs", r.rows.size ());
@@ -1120,6 +1154,10 @@ run (int argc, char **argv)
     return usage_error ("no INPUT file");
   if (n_inputs > 1)
     return usage_error ("one INPUT at a time");
+  if (opt.reference && (opt.pipeline || (opt.metrics && strcmp (opt.metrics, "none") == 0)))
+    return usage_error ("--reference compares INPUT with it: it needs an INPUT file and metrics");
+  if (opt.allow_length_mismatch && !opt.reference)
+    return usage_error ("--allow-length-mismatch goes with --reference");
   if (opt.musiq_model || opt.musiq_interval)
     opt.musiq = TRUE;
   const bool with_metrics = !(opt.metrics && strcmp (opt.metrics, "none") == 0);
@@ -1165,6 +1203,11 @@ run (int argc, char **argv)
   app.nvdec_only = nvdec == "on";
 
   /* The elements this build has. */
+  if (opt.reference && !has_element ("s2scompare")) {
+    print_error ("s2scompare element not found: install the s2s plugin or point "
+        "GST_PLUGIN_PATH at its folder");
+    return kExitFailed;
+  }
   if (with_metrics && !has_element ("s2smetrics")) {
     print_error ("s2smetrics element not found: install the s2s plugin or point "
         "GST_PLUGIN_PATH at its folder");
@@ -1195,6 +1238,10 @@ run (int argc, char **argv)
 
   /* The outputs, before hours of work. */
   std::string error;
+  if (opt.reference && !ReferenceInput::check_file (opt.reference, &error)) {
+    print_error (error);
+    return kExitFailed;
+  }
   for (const gchar *path : { opt.json, opt.jsonl, opt.csv, opt.plot }) {
     if (path && !check_writable (path, &error)) {
       print_error (error);
@@ -1262,6 +1309,22 @@ run (int argc, char **argv)
   gst_object_unref (bus);
 
   app.results.done = app.eos && !app.signal && !app.failed;
+  if (opt.reference && app.results.done) {
+    /* Frame for frame: both files must have as many frames, unless the
+     * common part is what the user wants. */
+    const std::string why = app.reference.length_mismatch (app.results.rows.size (), app.name);
+    if (!why.empty () && opt.allow_length_mismatch) {
+      app.results.rows.resize (app.reference.common_frames (app.results.rows.size ()));
+      app.results.have_summary = false; /* the element's covered the rest too */
+      if (!opt.quiet)
+        app.progress->print (std::string (kProgram) + ": warning: " + why.substr (0,
+                why.find (": the lengths")) + ": compared the first " +
+            std::to_string (app.results.rows.size ()) + " frames");
+    } else if (!why.empty ()) {
+      app.failed = true;
+      app.error = why;
+    }
+  }
   app.results.frames_seen = app.frames;
   {
     std::lock_guard < std::mutex > g (app.lock);
