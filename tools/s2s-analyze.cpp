@@ -35,7 +35,9 @@
 #include <gst/video/video.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -967,8 +969,10 @@ configure (App * app, std::string * error)
       app->plotted.push_back (kLpips);
     app->plotted.push_back (kWeighted);
   } else if (app->metrics) {
-    if (has_flag (app->metrics, "metrics", "mse"))
+    if (has_flag (app->metrics, "metrics", "mse")) {
       app->plotted.push_back (kMse);
+      app->plotted.push_back (kPsnr);
+    }
     if (has_flag (app->metrics, "metrics", "inv-ssim"))
       app->plotted.push_back (kInvSsim);
     if (has_flag (app->metrics, "metrics", "lpips"))
@@ -1035,6 +1039,12 @@ print_summary (App * app, FILE * out)
         m == kMusiq ? "musiq" : metric_info (m).field, fmt (s.mean).c_str (),
         fmt (s.min).c_str (), fmt (s.max).c_str (), fmt (s.p95).c_str (), count);
   }
+  /* The average FFmpeg's psnr filter reports, finite where some frames are
+   * identical. */
+  const double mean_mse = r.stats (kMse).mean;
+  if (std::find (app->plotted.begin (), app->plotted.end (), kPsnr) != app->plotted.end ()
+      && mean_mse > 0)
+    fprintf (out, "  psnr of the mean mse: %s dB\n", fmt (10 * std::log10 (65025.0 / mean_mse)).c_str ());
   fflush (out);
 }
 
