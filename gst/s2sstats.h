@@ -67,8 +67,7 @@ public:
       /* numpy's _lerp: from the nearer end, so the result is exact at
        * t = 0 and t = 1 and matches NumPy to the last bit. */
       const double t = pos - below, a = v[below], b = v[above];
-      /* Equal neighbours (two infinite PSNRs too) are the percentile. */
-      p95 = a == b ? a : t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
+      p95 = t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
     }
     const std::string n (name);
     gst_structure_set (s, (n + "-mean").c_str (), G_TYPE_DOUBLE, mean,

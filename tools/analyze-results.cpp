@@ -46,9 +46,7 @@ compute_stats (const std::vector<double> & values)
   const size_t lo = (size_t) std::floor (pos);
   const size_t hi = std::min (lo + 1, v.size () - 1);
   const double t = pos - lo;
-  /* Equal neighbours (two infinite PSNRs too) are the percentile. */
-  s.p95 = v[hi] == v[lo] ? v[lo] : t >= 0.5 ? v[hi] - (v[hi] - v[lo]) * (1 - t) :
-      v[lo] + (v[hi] - v[lo]) * t;
+  s.p95 = t >= 0.5 ? v[hi] - (v[hi] - v[lo]) * (1 - t) : v[lo] + (v[hi] - v[lo]) * t;
   return s;
 }
 
