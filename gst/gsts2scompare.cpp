@@ -839,8 +839,10 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
   /* Advance the reference: each reference frame that starts at or before
    * t is in force from then on. Without a queued reference frame the next
    * one could still start before t: wait for it unless the reference
-   * ended or (live) the deadline passed. */
-  for (;;) {
+   * ended or (live) the deadline passed. A frame without a running time
+   * has nothing to be matched by (and waiting would read the whole
+   * reference): it is skipped. */
+  while (GST_CLOCK_TIME_IS_VALID (t)) {
     GstBuffer *ref = gst_aggregator_pad_peek_buffer (self->ref_pad);
     if (!ref) {
       if (!gst_aggregator_pad_is_eos (self->ref_pad) && !timeout)
@@ -849,7 +851,7 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
     }
     const GstClockTime rpts = GST_BUFFER_PTS (ref);
     const GstClockTime rt = running_time_of (self->ref_pad, rpts);
-    if (GST_CLOCK_TIME_IS_VALID (rt) && GST_CLOCK_TIME_IS_VALID (t) && rt > t + MATCH_TOLERANCE) {
+    if (GST_CLOCK_TIME_IS_VALID (rt) && rt > t + MATCH_TOLERANCE) {
       gst_buffer_unref (ref);
       break;
     }
@@ -886,6 +888,8 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
     p.skip_reason = "gap in the distorted stream";
   } else if (!st->dist_format.have) {
     p.skip_reason = "the distorted stream has no caps";
+  } else if (!GST_CLOCK_TIME_IS_VALID (t)) {
+    p.skip_reason = "the distorted frame has no timestamp to match a reference frame by";
   } else if (!st->ref.buffer) {
     p.skip_reason = ref_ended ? "the reference stream ended before this frame" :
         "no reference frame at or before this running time";

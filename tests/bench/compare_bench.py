@@ -92,10 +92,10 @@ def main():
     rows.append(("ffmpeg-psnr-ssim", "ffmpeg: psnr + ssim filters (Y, U, V)", t,
                  f"PSNR y {psnr.group(1)} dB (average of Y,U,V {psnr.group(2)}), SSIM Y {ssim.group(1)}"
                  if psnr and ssim else ""))
-    t, _ = timed(["gst-launch-1.0", "-q", *(dec(enc, "fakesink") + " " + dec(src, "fakesink")).split()],
+    t, _ = timed(["gst-launch-1.0", "-q", *(dec(enc, "fakesink sync=false") + " " + dec(src, "fakesink sync=false")).split()],
                  env=env, runs=args.runs)
     rows.append(("ours-decode", "gst: both decoded (avdec_h264), no metric", t, ""))
-    launch = (f"s2scompare name=c device={args.device} metrics=mse+inv-ssim ! fakesink "
+    launch = (f"s2scompare name=c device={args.device} metrics=mse+inv-ssim ! fakesink sync=false "
               + dec(enc, "c.distorted") + " " + dec(src, "c.reference"))
     t, out = timed(["gst-launch-1.0", "-m", *launch.split()], env=env, runs=args.runs)
     m = re.search(r"psnr-of-mean-mse=\(double\)(\S+?),.*[ ,]ssim-mean=\(double\)(\S+?),", out.stdout)
