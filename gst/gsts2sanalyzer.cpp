@@ -15,6 +15,7 @@
 
 #include "gsts2sanalyzer.h"
 #include "s2s-meta.h"
+#include "s2scaps.h"
 #include "s2sfault.h"
 #if S2S_HAVE_GST_CUDA
 #include <gst/cuda/gstcudamemory.h>
@@ -40,18 +41,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
 #define DEFAULT_PRECISION GST_S2S_PRECISION_FP32
 #define DEFAULT_ON_ERROR GST_S2S_ON_ERROR_ERROR
 #define MAX_BATCH_SIZE 256
-
-#define S2S_FORMATS "{ GRAY8, RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR, " \
-    "I420, YV12, Y42B, Y444, NV12, NV21, NV16, NV24 }"
-
-/* CUDA memory first: upstream CUDA elements then keep frames on the device
- * wherever downstream takes them too (we are passthrough). */
-#if S2S_HAVE_GST_CUDA
-#define S2S_CAPS GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY, \
-    S2S_FORMATS) "; " GST_VIDEO_CAPS_MAKE (S2S_FORMATS)
-#else
-#define S2S_CAPS GST_VIDEO_CAPS_MAKE (S2S_FORMATS)
-#endif
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (S2S_CAPS));

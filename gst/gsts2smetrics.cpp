@@ -17,6 +17,7 @@
  * - `frame` (guint64): index of t since the stream started
  * - `timestamp`, `stream-time`, `running-time`, `duration` (GstClockTime)
  * - `mse`, `inv-ssim`, `lpips`, `weighted` (gdouble): NaN when not computed;
+ *   `psnr` (gdouble, dB): 10 log10 (255^2 / mse), +inf for identical frames;
  *   `weighted` = alpha*mse + beta*inv-ssim + gamma*lpips over the present ones
  * - `status` (string): ok, partial, skipped or error; `reason` (string) when
  *   not ok
@@ -25,7 +26,7 @@
  * attached to the buffer as the custom meta `S2SMetricsMeta` (s2s-meta.h).
  *
  * At EOS: `s2smetrics-summary` with `frames` (pairs measured) and for each
- * metric `<name>-mean`, `-min`, `-max`, `-p95`.
+ * metric `<name>-mean`, `-min`, `-max`, `-p95`, and `psnr-of-mean-mse`.
  *
  * Gray is OpenCV's COLOR_RGB2GRAY 15-bit rule. YUV input is first converted
  * to 8-bit RGB with the caps' colorimetry (matrix and range), rounded to
@@ -59,19 +60,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_s2s_metrics_debug);
 #define GST_CAT_DEFAULT gst_s2s_metrics_debug
 
-typedef enum
-{
-  GST_S2S_METRIC_MSE = 1 << 0,
-  GST_S2S_METRIC_INV_SSIM = 1 << 1,
-  GST_S2S_METRIC_LPIPS = 1 << 2,
-} GstS2sMetricFlags;
-
-typedef enum
-{
-  GST_S2S_SSIM_WINDOW_UNIFORM7,
-  GST_S2S_SSIM_WINDOW_GAUSSIAN11,
-} GstS2sSsimWindow;
-
 #define DEFAULT_METRICS (GST_S2S_METRIC_MSE | GST_S2S_METRIC_INV_SSIM | GST_S2S_METRIC_LPIPS)
 /* Where scripts/setup.sh installs the real weights (s2smodelpath.h). */
 #define DEFAULT_LPIPS_MODEL_FILE "lpips-alex-v0.1.safetensors"
@@ -94,7 +82,7 @@ enum
   PROP_GAMMA,
 };
 
-static GType
+GType
 gst_s2s_metric_flags_get_type (void)
 {
   static GType type = 0;
@@ -109,7 +97,7 @@ gst_s2s_metric_flags_get_type (void)
   return type;
 }
 
-static GType
+GType
 gst_s2s_ssim_window_get_type (void)
 {
   static GType type = 0;
@@ -153,7 +141,7 @@ struct State
   bool warned_failure = false;
   bool warned_lpips = false;
   guint64 pairs = 0;
-  s2s::MetricSeries mse, inv_ssim, lpips, weighted;
+  s2s::MetricSeries mse, psnr, inv_ssim, lpips, weighted;
 };
 
 }  // namespace
@@ -381,6 +369,7 @@ gst_s2s_metrics_reset_stream (GstS2sAnalyzer * analyzer)
   State *st = GST_S2S_METRICS (analyzer)->state;
   st->pairs = 0;
   st->mse.clear ();
+  st->psnr.clear ();
   st->inv_ssim.clear ();
   st->lpips.clear ();
   st->weighted.clear ();
@@ -405,7 +394,8 @@ fill_result (GstStructure * r, const Settings & s, double mse, double inv_ssim, 
   }
   if (!any)
     weighted = kNaN;
-  gst_structure_set (r, "mse", G_TYPE_DOUBLE, mse, "inv-ssim", G_TYPE_DOUBLE, inv_ssim,
+  gst_structure_set (r, "mse", G_TYPE_DOUBLE, mse, "psnr", G_TYPE_DOUBLE,
+      s2s::psnr_from_mse (mse), "inv-ssim", G_TYPE_DOUBLE, inv_ssim,
       "lpips", G_TYPE_DOUBLE, lpips, "weighted", G_TYPE_DOUBLE, weighted,
       "status", G_TYPE_STRING, missing.empty () ? S2S_STATUS_OK : S2S_STATUS_PARTIAL, NULL);
   if (!missing.empty ())
@@ -417,7 +407,8 @@ static void
 mark_unscored (GstS2sAnalyzer * analyzer, GstS2sFrame * f, const char *status, const char *reason)
 {
   f->result = gst_s2s_analyzer_new_result (analyzer, f);
-  gst_structure_set (f->result, "mse", G_TYPE_DOUBLE, kNaN, "inv-ssim", G_TYPE_DOUBLE, kNaN,
+  gst_structure_set (f->result, "mse", G_TYPE_DOUBLE, kNaN, "psnr", G_TYPE_DOUBLE, kNaN,
+      "inv-ssim", G_TYPE_DOUBLE, kNaN,
       "lpips", G_TYPE_DOUBLE, kNaN, "weighted", G_TYPE_DOUBLE, kNaN,
       "status", G_TYPE_STRING, status, "reason", G_TYPE_STRING, reason, NULL);
 }
@@ -566,6 +557,7 @@ gst_s2s_metrics_score (GstS2sAnalyzer * analyzer, GstS2sFrame * frames, guint n,
     f.result = gst_s2s_analyzer_new_result (analyzer, &f);
     const double weighted = fill_result (f.result, s, mse, inv_ssim, lpips[k], missing);
     st->mse.add (mse);
+    st->psnr.add (s2s::psnr_from_mse (mse));
     st->inv_ssim.add (inv_ssim);
     st->lpips.add (lpips[k]);
     st->weighted.add (weighted);
@@ -590,6 +582,10 @@ gst_s2s_metrics_make_summary (GstS2sAnalyzer * analyzer)
   GstStructure *s = gst_structure_new ("s2smetrics-summary",
       "frames", G_TYPE_UINT64, st->pairs, NULL);
   st->mse.write (s, "mse");
+  st->psnr.write (s, "psnr");
+  /* As FFmpeg's psnr filter reports its average: from the mean MSE. */
+  gst_structure_set (s, "psnr-of-mean-mse", G_TYPE_DOUBLE, s2s::psnr_from_mse (st->mse.mean ()),
+      NULL);
   st->inv_ssim.write (s, "inv-ssim");
   st->lpips.write (s, "lpips");
   st->weighted.write (s, "weighted");

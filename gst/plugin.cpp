@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include "gsts2scompare.h"
 #include "gsts2smetrics.h"
 #if S2S_HAVE_TORCH
 #include "gstmusiqscore.h"
@@ -15,6 +16,7 @@ plugin_init (GstPlugin * plugin)
 {
   s2s_register_metas ();
   gboolean ok = GST_ELEMENT_REGISTER (s2smetrics, plugin);
+  ok &= GST_ELEMENT_REGISTER (s2scompare, plugin);
 #if S2S_HAVE_TORCH
   /* MUSIQ is a network: without LibTorch there is nothing it could do. */
   ok &= GST_ELEMENT_REGISTER (musiqscore, plugin);

@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 /* Custom meta names (also the names of the metas' structures). */
 #define S2S_METRICS_META_NAME "S2SMetricsMeta"
 #define S2S_MUSIQ_SCORE_META_NAME "MusiqScoreMeta"
+#define S2S_COMPARE_META_NAME "S2SCompareMeta"
 
 /* Status field values of a result. */
 #define S2S_STATUS_OK "ok"             /* every requested metric has a value */
@@ -48,6 +49,14 @@ static inline const GstStructure *
 s2s_buffer_get_musiq_score (GstBuffer * buffer)
 {
   return s2s_buffer_get_result (buffer, S2S_MUSIQ_SCORE_META_NAME);
+}
+
+/* s2scompare results of a distorted buffer (frame, timestamp,
+ * reference-timestamp, mse, psnr, ssim, inv-ssim, lpips, weighted, ...). */
+static inline const GstStructure *
+s2s_buffer_get_compare (GstBuffer * buffer)
+{
+  return s2s_buffer_get_result (buffer, S2S_COMPARE_META_NAME);
 }
 
 G_END_DECLS

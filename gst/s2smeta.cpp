@@ -13,6 +13,7 @@ s2s_register_metas (void)
     static const gchar *tags[] = { NULL };
     gst_meta_register_custom (S2S_METRICS_META_NAME, tags, NULL, NULL, NULL);
     gst_meta_register_custom (S2S_MUSIQ_SCORE_META_NAME, tags, NULL, NULL, NULL);
+    gst_meta_register_custom (S2S_COMPARE_META_NAME, tags, NULL, NULL, NULL);
     g_once_init_leave (&done, 1);
   }
 }

@@ -12,6 +12,19 @@
 
 namespace s2s {
 
+/* PSNR in dB of 8-bit samples from their MSE: 10 log10 (255^2 / MSE), +inf
+ * for identical frames (MSE 0), NaN where the MSE is NaN. Derived, so it
+ * costs nothing beyond the MSE. */
+inline double
+psnr_from_mse (double mse)
+{
+  if (std::isnan (mse))
+    return mse;
+  if (mse <= 0)
+    return std::numeric_limits<double>::infinity ();
+  return 10.0 * std::log10 (255.0 * 255.0 / mse);
+}
+
 class MetricSeries
 {
 public:
@@ -22,6 +35,17 @@ public:
   }
   void clear () { values_.clear (); }
   size_t size () const { return values_.size (); }
+
+  /* Mean of the values, NaN when there are none. */
+  double mean () const
+  {
+    if (values_.empty ())
+      return std::numeric_limits<double>::quiet_NaN ();
+    double sum = 0;
+    for (double x : values_)
+      sum += x;
+    return sum / values_.size ();
+  }
 
   /* Sets <name>-mean, -min, -max, -p95 (NaN when there were no values). */
   void write (GstStructure * s, const char *name) const

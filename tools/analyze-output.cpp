@@ -92,6 +92,8 @@ or_null (const std::string & s)
 std::string
 csv_number (double v)
 {
+  if (std::isinf (v) && v > 0)
+    return "inf";               /* PSNR of identical frames */
   return std::isfinite (v) ? json_number (v) : "";
 }
 
@@ -124,7 +126,7 @@ fill_jsonl (FILE * out, const Results & results)
         or_null (clock_ns (rec.pts)).c_str (), or_null (clock_seconds (rec.stream_time)).c_str ());
     if (results.ran_metrics) {
       const MetricRow *m = rec.metrics;
-      for (int k = kMse; k <= kWeighted; ++k)
+      for (int k = kMse; k <= kPsnr; ++k)
         fprintf (out, ", \"%s\": %s", metric_info ((Metric) k).key,
             json_number (m ? Results::value (*m, (Metric) k) : kNaN).c_str ());
       fprintf (out, ", \"status\": %s", string_or_null (m ? m->status : "").c_str ());
@@ -145,7 +147,7 @@ fill_csv (FILE * out, const Results & results)
 {
   fputs ("frame,pts,time", out);
   if (results.ran_metrics)
-    fputs (",mse,inv_ssim,lpips,weighted,status", out);
+    fputs (",mse,inv_ssim,lpips,weighted,psnr,status", out);
   if (results.ran_musiq)
     fputs (",musiq,musiq_status", out);
   fputs ("\n", out);
@@ -154,7 +156,7 @@ fill_csv (FILE * out, const Results & results)
         clock_seconds (rec.stream_time).c_str ());
     if (results.ran_metrics) {
       const MetricRow *m = rec.metrics;
-      for (int k = kMse; k <= kWeighted; ++k)
+      for (int k = kMse; k <= kPsnr; ++k)
         fprintf (out, ",%s", csv_number (m ? Results::value (*m, (Metric) k) : kNaN).c_str ());
       /* Statuses are single words (ok, partial, skipped, error). */
       fprintf (out, ",%s", m ? m->status.c_str () : "");

@@ -170,7 +170,7 @@ read_stream_info (App * app)
 {
   if (app->results.width > 0 || !app->first)
     return;
-  GstPad *pad = gst_element_get_static_pad (app->first, "sink");
+  GstPad *pad = gst_element_get_static_pad (app->first, app->first_sink);
   GstCaps *caps = gst_pad_get_current_caps (pad);
   gst_object_unref (pad);
   if (!caps)
@@ -253,7 +253,7 @@ on_element_message (App * app, GstMessage * msg)
   }
 
   if (app->metrics && src == GST_OBJECT (app->metrics)) {
-    if (gst_structure_has_name (s, "s2smetrics")) {
+    if (gst_structure_has_name (s, "s2smetrics") || gst_structure_has_name (s, "s2scompare")) {
       MetricRow r;
       gst_structure_get_uint64 (s, "frame", &r.frame);
       r.pts = get_time (s, "timestamp");
@@ -262,16 +262,20 @@ on_element_message (App * app, GstMessage * msg)
       r.inv_ssim = get_double (s, "inv-ssim");
       r.lpips = get_double (s, "lpips");
       r.weighted = get_double (s, "weighted");
+      r.psnr = get_double (s, "psnr");
+      r.ssim = gst_structure_has_field (s, "ssim") ? get_double (s, "ssim") : 1.0 - r.inv_ssim;
       r.status = get_string (s, "status");
+      r.reason = get_string (s, "reason");
       app->results.rows.push_back (std::move (r));
       release_warnings (app);
       app->progress->update (app->frames, app->position);
-    } else if (gst_structure_has_name (s, "s2smetrics-summary")) {
+    } else if (gst_structure_has_name (s, "s2smetrics-summary")
+        || gst_structure_has_name (s, "s2scompare-summary")) {
       guint64 pairs = 0;
       gst_structure_get_uint64 (s, "frames", &pairs);
       app->results.have_summary = true;
       app->results.summary_pairs = pairs;
-      for (int m = kMse; m <= kWeighted; ++m) {
+      for (int m = kMse; m < kMusiq; ++m) {
         const Metric metric = (Metric) m;
         app->results.summary[m] = get_stats (s, metric_info (metric).field, 0);
         app->results.summary[m].count = compute_stats (app->results.series (metric)).count;
@@ -509,7 +513,7 @@ on_pad_added (GstElement *, GstPad * pad, gpointer user_data)
     /* CUDA memory goes straight to an analyser that takes it; anything
      * else is converted to a format the analysers accept. */
     GstPad *target = nullptr;
-    GstPad *first_sink = gst_element_get_static_pad (app->first, "sink");
+    GstPad *first_sink = gst_element_get_static_pad (app->first, app->first_sink);
     if (caps_in_cuda_memory (caps) && gst_pad_query_accept_caps (first_sink, caps)) {
       GstPad *peer = gst_pad_get_peer (first_sink);
       if (peer) {
@@ -568,10 +572,13 @@ on_element_added (GstBin *, GstBin *, GstElement * element, gpointer user_data)
  * decoders have threads of their own, and frames held in a queue on top of
  * a batch could starve a decoder with a bounded pool. */
 std::string
-tail_description (bool with_metrics, bool with_musiq)
+tail_description (bool with_metrics, bool with_musiq, bool reference)
 {
   std::string d = std::string ("videoconvert name=") + kConvertName;
-  if (with_metrics)
+  if (reference)                /* the reference branch comes in build_pipeline */
+    d = std::string ("s2scompare name=") + kMetricsName + " " + d + " ! " + kMetricsName
+        + ".distorted " + kMetricsName + ".";
+  else if (with_metrics)
     d += std::string (" ! s2smetrics name=") + kMetricsName;
   if (with_musiq)
     d += std::string (" ! musiqscore name=") + kMusiqName;
@@ -582,7 +589,8 @@ tail_description (bool with_metrics, bool with_musiq)
 bool
 build_pipeline (App * app, bool with_metrics, bool with_musiq, std::string * error)
 {
-  const std::string tail = tail_description (with_metrics, with_musiq);
+  const std::string tail = tail_description (with_metrics, with_musiq,
+      !app->reference_path.empty ());
   GError *err = nullptr;
   if (!app->launch.empty ()) {
     const std::string desc = app->launch + " ! " + tail;
@@ -630,6 +638,11 @@ build_pipeline (App * app, bool with_metrics, bool with_musiq, std::string * err
   app->musiq = with_musiq ? gst_bin_get_by_name (bin, kMusiqName) : nullptr;
   app->sink = gst_bin_get_by_name (bin, kSinkName);
   app->first = app->metrics ? app->metrics : app->musiq;
+  if (!app->reference_path.empty ()) {
+    app->first_sink = "distorted";
+    if (!app->reference.add (bin, app->metrics, app->reference_path, error))
+      return false;
+  }
 
   GstPad *pad = gst_element_get_static_pad (app->sink, "sink");
   gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
@@ -653,10 +666,13 @@ configure (App * app, const std::vector<ElementOption> & props, std::string * er
   }
 
   if (app->metrics) {
-    if (has_flag (app->metrics, "metrics", "mse"))
+    if (has_flag (app->metrics, "metrics", "mse")) {
       app->plotted.push_back (kMse);
+      app->plotted.push_back (kPsnr);
+    }
+    /* Full reference: SSIM is what encoder people read. */
     if (has_flag (app->metrics, "metrics", "inv-ssim"))
-      app->plotted.push_back (kInvSsim);
+      app->plotted.push_back (app->reference_path.empty () ? kInvSsim : kSsim);
     if (has_flag (app->metrics, "metrics", "lpips"))
       app->plotted.push_back (kLpips);
     app->plotted.push_back (kWeighted);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "analyze-progress.h"
+#include "analyze-reference.h"
 #include "analyze-results.h"
 
 namespace s2sa {
@@ -36,6 +37,8 @@ struct App
   GstElement *musiq = nullptr;
   GstElement *sink = nullptr;
   GstElement *first = nullptr;  /* the first analyser */
+  const char *first_sink = "sink";      /* its pad for the (distorted) video */
+  ReferenceInput reference;     /* --reference */
   bool nvdec_only = false;
 
   std::unique_ptr < Progress > progress;
@@ -69,6 +72,7 @@ struct App
   /* Set by the program before the run. */
   std::string program;          /* prefix of warning lines */
   std::string launch;           /* --pipeline's description, or empty */
+  std::string reference_path;   /* --reference: s2scompare against it, or empty */
   bool quiet = false;           /* no warnings */
   bool verbose = false;         /* warnings with their debug details */
 };
@@ -113,8 +117,10 @@ gboolean on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data);
  * there are. Affects this process only. */
 guint apply_nvdec_preference (const std::string & mode);
 
-/* videoconvert ! [s2smetrics] ! [musiqscore] ! fakesink. */
-std::string tail_description (bool with_metrics, bool with_musiq);
+/* videoconvert ! [s2smetrics] ! [musiqscore] ! fakesink, or with
+ * `reference` s2scompare in place of s2smetrics (its reference branch is
+ * added by build_pipeline). */
+std::string tail_description (bool with_metrics, bool with_musiq, bool reference = false);
 
 bool build_pipeline (App * app, bool with_metrics, bool with_musiq, std::string * error);
 

@@ -285,7 +285,9 @@ Plotter::collect ()
     } else {
       for (const MetricRow & r : results_.rows) {
         s.x.push_back (x_of (xmode_, use_st, r.frame, r.pts, r.stream_time));
-        s.y.push_back (Results::value (r, m));
+        /* An infinite PSNR (identical frames) has no place on the axis. */
+        const double v = Results::value (r, m);
+        s.y.push_back (std::isfinite (v) ? v : kNaN);
       }
     }
     for (size_t i = 0; i < s.x.size (); ++i) {

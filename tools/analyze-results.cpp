@@ -13,6 +13,8 @@ metric_info (Metric m)
     {"lpips", "lpips", "LPIPS", "perceptual distance, AlexNet"},
     {"weighted", "weighted", "Weighted",
         "\xce\xb1\xc2\xb7MSE + \xce\xb2\xc2\xb7InvSSIM + \xce\xb3\xc2\xb7LPIPS"},
+    {"psnr", "psnr", "PSNR", "dB, higher is better (identical frames not drawn)"},
+    {"ssim", "ssim", "SSIM", "unitless, 1 = identical"},
     {"musiq", "score", "MUSIQ", "no-reference quality score, higher is better"},
   };
   return infos[m];
@@ -60,6 +62,10 @@ Results::value (const MetricRow & r, Metric m)
       return r.lpips;
     case kWeighted:
       return r.weighted;
+    case kPsnr:
+      return r.psnr;
+    case kSsim:
+      return r.ssim;
     default:
       return kNaN;
   }

@@ -13,7 +13,8 @@ namespace s2sa {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN ();
 
-/* One `s2smetrics` message: frame t compared with frame t-1. */
+/* One `s2smetrics` message (frame t compared with frame t-1) or, with
+ * --reference, one `s2scompare` message (frame t against its reference). */
 struct MetricRow
 {
   guint64 frame = 0;
@@ -23,7 +24,10 @@ struct MetricRow
   double inv_ssim = kNaN;
   double lpips = kNaN;
   double weighted = kNaN;
+  double psnr = kNaN;           /* dB, +inf for identical frames */
+  double ssim = kNaN;
   std::string status;
+  std::string reason;           /* why a frame was skipped or failed */
 };
 
 /* One `musiqscore` message: the no-reference score of frame t. */
@@ -43,6 +47,8 @@ enum Metric
   kInvSsim,
   kLpips,
   kWeighted,
+  kPsnr,
+  kSsim,
   kMusiq,
   kMetricCount
 };
@@ -94,7 +100,7 @@ struct Results
   /* The elements' own EOS summaries, when they arrived. */
   bool have_summary = false;
   guint64 summary_pairs = 0;
-  Stats summary[4];             /* mse, inv-ssim, lpips, weighted */
+  Stats summary[kMusiq];        /* mse, inv-ssim, lpips, weighted, psnr, ssim */
   bool have_musiq_summary = false;
   Stats musiq_summary;
 

@@ -2,6 +2,7 @@
  *
  *   s2s-analyze INPUT [options]
  *   s2s-analyze --pipeline 'videotestsrc num-buffers=100' [options]
+ *   s2s-analyze DISTORTED --reference REFERENCE [options]
  *
  * Builds
  *   filesrc ! decodebin ! videoconvert ! s2smetrics [! musiqscore] ! fakesink
@@ -34,7 +35,9 @@
 #include <gst/video/video.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -50,6 +53,7 @@
 #include "analyze-pipeline.h"
 #include "analyze-plot.h"
 #include "analyze-progress.h"
+#include "analyze-reference.h"
 #include "analyze-results.h"
 
 #ifndef VERSION
@@ -104,6 +108,8 @@ struct Options
   gboolean quiet = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
+  gchar *reference = nullptr;   /* full-reference mode (analyze-reference.h) */
+  gboolean allow_length_mismatch = FALSE;
 };
 
 Options opt;
@@ -157,6 +163,10 @@ const GOptionEntry kEntries[] = {
   {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
       "Print the pipeline, the decoder and debug details of errors", nullptr},
   {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", nullptr},
+  {"reference", 'r', 0, G_OPTION_ARG_FILENAME, &opt.reference,
+      "Compare INPUT frame by frame with this reference video (s2scompare)", "FILE"},
+  {"allow-length-mismatch", 0, 0, G_OPTION_ARG_NONE, &opt.allow_length_mismatch,
+      "With --reference: compare the common part when the frame counts differ", nullptr},
   {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt.inputs, nullptr, "INPUT"},
   {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
 };
@@ -306,6 +316,12 @@ print_summary (App * app, FILE * out)
         m == kMusiq ? "musiq" : metric_info (m).field, fmt (s.mean).c_str (),
         fmt (s.min).c_str (), fmt (s.max).c_str (), fmt (s.p95).c_str (), count);
   }
+  /* The average FFmpeg's psnr filter reports, finite where some frames are
+   * identical. */
+  const double mean_mse = r.stats (kMse).mean;
+  if (std::find (app->plotted.begin (), app->plotted.end (), kPsnr) != app->plotted.end ()
+      && mean_mse > 0)
+    fprintf (out, "  psnr of the mean mse: %s dB\n", fmt (10 * std::log10 (65025.0 / mean_mse)).c_str ());
   fflush (out);
 }
 
@@ -336,7 +352,8 @@ write_outputs (App * app, FILE * info)
     PlotOptions po;
     if (opt.plot_size)
       sscanf (opt.plot_size, "%dx%d", &po.width, &po.height);
-    po.title = "Frame-to-frame quality \xe2\x80\x94 " + app->name;
+    po.title = (opt.reference ? "Full-reference quality \xe2\x80\x94 " :
+        "Frame-to-frame quality \xe2\x80\x94 ") + app->name;
     char buf[200];
     std::string sub;
     g_snprintf (buf, sizeof buf, "%zu frame pairs", r.rows.size ());
@@ -435,6 +452,10 @@ run (int argc, char **argv)
     return usage_error ("no INPUT file");
   if (n_inputs > 1)
     return usage_error ("one INPUT at a time");
+  if (opt.reference && (opt.pipeline || (opt.metrics && strcmp (opt.metrics, "none") == 0)))
+    return usage_error ("--reference compares INPUT with it: it needs an INPUT file and metrics");
+  if (opt.allow_length_mismatch && !opt.reference)
+    return usage_error ("--allow-length-mismatch goes with --reference");
   if (opt.musiq_model || opt.musiq_interval)
     opt.musiq = TRUE;
   const bool with_metrics = !(opt.metrics && strcmp (opt.metrics, "none") == 0);
@@ -470,6 +491,7 @@ run (int argc, char **argv)
   app.loop = g_main_loop_new (nullptr, FALSE);
   app.program = kProgram;
   app.launch = opt.pipeline ? opt.pipeline : "";
+  app.reference_path = opt.reference ? opt.reference : "";
   app.quiet = opt.quiet;
   app.verbose = opt.verbose;
   if (!opt.pipeline) {
@@ -484,6 +506,11 @@ run (int argc, char **argv)
   app.nvdec_only = nvdec == "on";
 
   /* The elements this build has. */
+  if (opt.reference && !has_element ("s2scompare")) {
+    print_error ("s2scompare element not found: install the s2s plugin or point "
+        "GST_PLUGIN_PATH at its folder");
+    return kExitFailed;
+  }
   if (with_metrics && !has_element ("s2smetrics")) {
     print_error ("s2smetrics element not found: install the s2s plugin or point "
         "GST_PLUGIN_PATH at its folder");
@@ -514,6 +541,10 @@ run (int argc, char **argv)
 
   /* The outputs, before hours of work. */
   std::string error;
+  if (opt.reference && !ReferenceInput::check_file (opt.reference, &error)) {
+    print_error (error);
+    return kExitFailed;
+  }
   for (const gchar *path : { opt.json, opt.jsonl, opt.csv, opt.plot }) {
     if (path && !check_writable (path, &error)) {
       print_error (error);
@@ -544,7 +575,7 @@ run (int argc, char **argv)
   if (opt.verbose) {
     fprintf (stderr, "%s: %s ! %s\n", kProgram,
         opt.pipeline ? opt.pipeline : ("filesrc location=" + app.input + " ! decodebin").c_str (),
-        tail_description (with_metrics, opt.musiq).c_str ());
+        tail_description (with_metrics, opt.musiq, opt.reference != nullptr).c_str ());
   }
 
   GstBus *bus = gst_element_get_bus (app.pipeline);
@@ -581,6 +612,22 @@ run (int argc, char **argv)
   gst_object_unref (bus);
 
   app.results.done = app.eos && !app.signal && !app.failed;
+  if (opt.reference && app.results.done) {
+    /* Frame for frame: both files must have as many frames, unless the
+     * common part is what the user wants. */
+    const std::string why = app.reference.length_mismatch (app.results.rows.size (), app.name);
+    if (!why.empty () && opt.allow_length_mismatch) {
+      app.results.rows.resize (app.reference.common_frames (app.results.rows.size ()));
+      app.results.have_summary = false; /* the element's covered the rest too */
+      if (!opt.quiet)
+        app.progress->print (std::string (kProgram) + ": warning: " + why.substr (0,
+                why.find (": the lengths")) + ": compared the first " +
+            std::to_string (app.results.rows.size ()) + " frames");
+    } else if (!why.empty ()) {
+      app.failed = true;
+      app.error = why;
+    }
+  }
   app.results.frames_seen = app.frames;
   {
     std::lock_guard < std::mutex > g (app.lock);

@@ -311,7 +311,7 @@ bool launch(const std::string &description) {
 // ---------------------------------------------------------------------------
 struct Ref {
   guint64 frame = 0, pts = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
-  double mse = NAN, inv_ssim = NAN, lpips = NAN, weighted = NAN;
+  double mse = NAN, inv_ssim = NAN, lpips = NAN, weighted = NAN, psnr = NAN;
   std::string status;
 };
 
@@ -348,6 +348,7 @@ std::vector<Ref> reference(const std::string &description) {
       gst_structure_get_double(s, "inv-ssim", &r.inv_ssim);
       gst_structure_get_double(s, "lpips", &r.lpips);
       gst_structure_get_double(s, "weighted", &r.weighted);
+      gst_structure_get_double(s, "psnr", &r.psnr);
       r.status = gst_structure_get_string(s, "status");
       rows.push_back(r);
     }
@@ -378,7 +379,7 @@ std::vector<Ref> reference_for_clip(const std::string &decoder, const std::strin
 
 // A JSON value equals a double: bit for bit, null for NaN.
 void check_value(const Json &v, double expected, const char *what, size_t row) {
-  if (std::isnan(expected)) {
+  if (!std::isfinite(expected)) {  // NaN, or the +inf PSNR of identical frames
     ck_assert_msg(v.type == Json::kNull, "row %zu %s: expected null", row, what);
   } else {
     ck_assert_msg(v.type == Json::kNumber, "row %zu %s: expected a number", row, what);
@@ -488,7 +489,8 @@ START_TEST(test_jsonl_and_csv) {
     Json o;
     ck_assert_msg(parse_json(lines[i], &o), "line %zu is not JSON: %s", i, lines[i].c_str());
     ck_assert_int_eq(o.type, Json::kObject);
-    const char *keys[] = {"frame", "pts", "time", "mse", "inv_ssim", "lpips", "weighted", "status"};
+    const char *keys[] = {"frame",    "pts",  "time", "mse",   "inv_ssim",
+                          "lpips",    "weighted", "psnr", "status"};
     ck_assert_uint_eq(o.members.size(), G_N_ELEMENTS(keys));
     for (size_t k = 0; k < G_N_ELEMENTS(keys); ++k)
       ck_assert_str_eq(o.members[k].first.c_str(), keys[k]);
@@ -499,6 +501,8 @@ START_TEST(test_jsonl_and_csv) {
     check_value(*o.get("inv_ssim"), ref[i].inv_ssim, "inv_ssim", i);
     check_value(*o.get("lpips"), ref[i].lpips, "lpips", i);
     check_value(*o.get("weighted"), ref[i].weighted, "weighted", i);
+    check_value(*o.get("psnr"), ref[i].psnr, "psnr", i);
+    ck_assert_msg(!std::isnan(ref[i].psnr), "row %zu: the element posted no psnr", i);
     ck_assert_str_eq(o.get("status")->string.c_str(), ref[i].status.c_str());
   }
   // Frames in order, from 1 (frame 0 has no predecessor).
@@ -507,17 +511,18 @@ START_TEST(test_jsonl_and_csv) {
 
   const auto rows = split_lines(read_file(csv));
   ck_assert_uint_eq(rows.size(), ref.size() + 1);
-  ck_assert_str_eq(rows[0].c_str(), "frame,pts,time,mse,inv_ssim,lpips,weighted,status");
+  ck_assert_str_eq(rows[0].c_str(), "frame,pts,time,mse,inv_ssim,lpips,weighted,psnr,status");
   for (size_t i = 0; i < ref.size(); ++i) {
     const auto f = split_csv(rows[i + 1]);
-    ck_assert_uint_eq(f.size(), 8);
+    ck_assert_uint_eq(f.size(), 9);
     ck_assert_str_eq(f[0].c_str(), std::to_string(ref[i].frame).c_str());
     ck_assert_str_eq(f[1].c_str(), std::to_string(ref[i].pts).c_str());
     check_field(f[3], ref[i].mse, "mse", i);
     check_field(f[4], ref[i].inv_ssim, "inv_ssim", i);
     check_field(f[5], ref[i].lpips, "lpips", i);
     check_field(f[6], ref[i].weighted, "weighted", i);
-    ck_assert_str_eq(f[7].c_str(), ref[i].status.c_str());
+    check_field(f[7], ref[i].psnr, "psnr", i);
+    ck_assert_str_eq(f[8].c_str(), ref[i].status.c_str());
   }
 }
 END_TEST
@@ -958,11 +963,11 @@ START_TEST(test_musiq_outputs) {
   const auto rows = split_lines(read_file(csv));
   ck_assert_uint_eq(rows.size(), kClipFrames + 1);
   ck_assert_str_eq(rows[0].c_str(),
-                   "frame,pts,time,mse,inv_ssim,lpips,weighted,status,musiq,musiq_status");
+                   "frame,pts,time,mse,inv_ssim,lpips,weighted,psnr,status,musiq,musiq_status");
   for (size_t i = 0; i < kClipFrames; ++i) {
     const auto fields = split_csv(rows[i + 1]);
-    ck_assert_uint_eq(fields.size(), 10);
-    check_field(fields[8], i % 2 == 0 ? ref[i / 2].score : NAN, "musiq", i);
+    ck_assert_uint_eq(fields.size(), 11);
+    check_field(fields[9], i % 2 == 0 ? ref[i / 2].score : NAN, "musiq", i);
   }
 
   // The summary line: the element's mean of the scores.

@@ -907,10 +907,15 @@ check_run_against_golden (const CaseData * d, const CaseExpect * e, const RunOpt
     weighted = get_double (m, "weighted");
     status = get_string (m, "status");
 
-    /* MSE */
-    if (p->mse_exact)
+    /* MSE, and PSNR from it: 10 log10 (255^2 / NumPy's MSE), inf at 0 */
+    if (p->mse_exact) {
       fail_unless (mse == p->mse, "%s %s frame %u: mse %.17g != reference %.17g", c->name,
           label, t, mse, p->mse);
+      const gdouble psnr = get_double (m, "psnr");
+      const gdouble ref_psnr = p->mse == 0 ? INFINITY : 10 * log10 (65025.0 / p->mse);
+      fail_unless (isinf (ref_psnr) ? psnr == ref_psnr : fabs (psnr - ref_psnr) <= 1e-12 *
+          ref_psnr, "%s %s frame %u: psnr %.17g != %.17g", c->name, label, t, psnr, ref_psnr);
+    }
     else
       fail_unless (mse >= p->mse_lo && mse <= p->mse_hi,
           "%s %s frame %u: mse %.17g outside [%.17g, %.17g] (reference %.17g, %u ambiguous "
@@ -965,7 +970,7 @@ check_run_against_golden (const CaseData * d, const CaseExpect * e, const RunOpt
 static void
 check_runs_identical (const gchar * what, const RunResult * a, const RunResult * b, guint n)
 {
-  static const gchar *fields[] = { "mse", "inv-ssim", "lpips", "weighted" };
+  static const gchar *fields[] = { "mse", "psnr", "inv-ssim", "lpips", "weighted" };
   fail_unless_equals_int (a->n_msgs, b->n_msgs);
   for (guint t = 0; t < n; ++t) {
     fail_unless ((a->msg[t] == NULL) == (b->msg[t] == NULL), "%s: frame %u", what, t);
@@ -1343,7 +1348,7 @@ check_summary_series (const GstStructure * summary, const gchar * name, const gd
 static void
 check_summary (const gchar * what, const RunResult * r, guint n)
 {
-  static const gchar *series[] = { "mse", "inv-ssim", "lpips", "weighted" };
+  static const gchar *series[] = { "mse", "psnr", "inv-ssim", "lpips", "weighted" };
   gdouble v[MAX_FRAMES * 8];
 
   fail_unless_equals_int (r->n_out, n);
