@@ -39,6 +39,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
 #define DEFAULT_ATTACH_META TRUE
 #define DEFAULT_PRECISION GST_S2S_PRECISION_FP32
 #define DEFAULT_ON_ERROR GST_S2S_ON_ERROR_ERROR
+#define DEFAULT_CONVERSION GST_S2S_CONVERSION_SERVICE
 #define MAX_BATCH_SIZE 256
 
 #define S2S_FORMATS "{ GRAY8, RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR, " \
@@ -78,6 +79,7 @@ struct Settings
   gboolean attach_meta = DEFAULT_ATTACH_META;
   GstS2sPrecision precision = DEFAULT_PRECISION;
   GstS2sOnError on_error = DEFAULT_ON_ERROR;
+  GstS2sConversion conversion = DEFAULT_CONVERSION;
 };
 
 struct Private
@@ -177,6 +179,22 @@ gst_s2s_on_error_get_type (void)
 }
 
 GType
+gst_s2s_conversion_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_S2S_CONVERSION_SERVICE,
+        "As the replaced service's cv2.VideoCapture: libswscale BT.601, bit-exact", "service"},
+    {GST_S2S_CONVERSION_COLORIMETRY, "The caps' colorimetry, exact real-valued conversion",
+        "colorimetry"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstS2sConversion", values));
+  return type;
+}
+
+GType
 gst_s2s_precision_get_type (void)
 {
   static GType type = 0;
@@ -237,6 +255,12 @@ gst_s2s_analyzer_class_install_properties (GObjectClass * klass, guint default_b
           "the state change fails; passthrough = WARNING and frames pass through unscored. "
           "Faults while streaming always give a WARNING and pass frames through",
           GST_TYPE_S2S_ON_ERROR, DEFAULT_ON_ERROR, rw_ready));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_CONVERSION,
+      g_param_spec_enum ("conversion", "Conversion",
+          "How YUV frames become RGB and gray: service = as the replaced service's "
+          "cv2.VideoCapture (libswscale's BT.601 integer conversion whatever the tags, the "
+          "stream's range); colorimetry = the caps' colorimetry, exact. Applies from the next caps",
+          GST_TYPE_S2S_CONVERSION, DEFAULT_CONVERSION, rw_ready));
 }
 
 static void post_latency_message (GstS2sAnalyzer * self);
@@ -277,6 +301,9 @@ gst_s2s_analyzer_set_common_property (GObject * object, guint prop_id, const GVa
       break;
     case GST_S2S_ANALYZER_PROP_ON_ERROR:
       s.on_error = (GstS2sOnError) g_value_get_enum (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_CONVERSION:
+      s.conversion = (GstS2sConversion) g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -323,6 +350,9 @@ gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GValue * 
     case GST_S2S_ANALYZER_PROP_ON_ERROR:
       g_value_set_enum (value, s.on_error);
       break;
+    case GST_S2S_ANALYZER_PROP_CONVERSION:
+      g_value_set_enum (value, s.conversion);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -349,6 +379,12 @@ GstS2sPrecision
 gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
 {
   return read_settings (self).precision;
+}
+
+GstS2sConversion
+gst_s2s_analyzer_get_conversion (GstS2sAnalyzer * self)
+{
+  return read_settings (self).conversion;
 }
 
 gint
@@ -1460,6 +1496,7 @@ gst_s2s_analyzer_class_init (GstS2sAnalyzerClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_DEVICE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_PRECISION, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_ON_ERROR, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_S2S_CONVERSION, (GstPluginAPIFlags) 0);
 }
 
 static void

@@ -36,12 +36,19 @@ pixel_format_from_gst (GstVideoFormat format, PixelFormat * out)
 }
 
 bool
-stream_format_from_info (const GstVideoInfo * info, StreamFormat * out)
+stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
+    GstS2sConversion conversion)
 {
   if (!pixel_format_from_gst (GST_VIDEO_INFO_FORMAT (info), &out->format))
     return false;
   out->width = GST_VIDEO_INFO_WIDTH (info);
   out->height = GST_VIDEO_INFO_HEIGHT (info);
+  const bool full = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+  if (conversion == GST_S2S_CONVERSION_SERVICE) {
+    out->yuv = format_layout (out->format).is_yuv
+        ? make_service_yuv_to_rgb (out->format, out->height, full) : YuvToRgb {};
+    return true;
+  }
 
   GstVideoColorMatrix matrix = info->colorimetry.matrix;
   if (matrix == GST_VIDEO_COLOR_MATRIX_UNKNOWN || matrix == GST_VIDEO_COLOR_MATRIX_RGB)
@@ -51,7 +58,6 @@ stream_format_from_info (const GstVideoInfo * info, StreamFormat * out)
     kr = 0.299;
     kb = 0.114;
   }
-  const bool full = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
   out->yuv = make_yuv_to_rgb (kr, kb, full);
   return true;
 }
