@@ -106,6 +106,9 @@ struct Private
   gint64 oldest_arrival = 0;    /* monotonic us of the oldest held frame */
   gboolean have_info = FALSE;
   GstVideoInfo info;
+  /* The caps' own colorimetry fields (gst_s2s_analyzer_get_caps_colorimetry);
+   * written by the streaming thread before set_info. */
+  GstVideoColorimetry caps_colorimetry = { };
   GstSegment segment;
   gboolean chain_open = FALSE;  /* the next frame pairs with the previous one */
   guint64 next_index = 0;
@@ -385,6 +388,15 @@ GstS2sConversion
 gst_s2s_analyzer_get_conversion (GstS2sAnalyzer * self)
 {
   return read_settings (self).conversion;
+}
+
+void
+gst_s2s_analyzer_get_caps_colorimetry (GstS2sAnalyzer * self, GstVideoColorimetry * out)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  *out = p->caps_colorimetry;
+  g_mutex_unlock (&p->lock);
 }
 
 gint
@@ -1081,6 +1093,17 @@ caps_have_cuda_memory (GstCaps * caps)
 #endif
 }
 
+/* The colorimetry string of the caps as written, UNKNOWN fields kept. */
+static GstVideoColorimetry
+caps_colorimetry (GstCaps * caps)
+{
+  GstVideoColorimetry c = { };
+  const gchar *s = gst_structure_get_string (gst_caps_get_structure (caps, 0), "colorimetry");
+  if (!s || !gst_video_colorimetry_from_string (&c, s))
+    c = GstVideoColorimetry { };
+  return c;
+}
+
 static gboolean
 set_caps (GstS2sAnalyzer * self, GstCaps * caps)
 {
@@ -1092,16 +1115,21 @@ set_caps (GstS2sAnalyzer * self, GstCaps * caps)
     GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, caps);
     return FALSE;
   }
+  const GstVideoColorimetry tagged = caps_colorimetry (caps);
   /* Held frames were drained before: the next batch is read as these caps
    * say, even where only the memory type changed. */
   p->cuda_caps = caps_have_cuda_memory (caps);
 
   g_mutex_lock (&p->lock);
-  const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info);
+  const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info)
+      && gst_video_colorimetry_is_equal (&tagged, &p->caps_colorimetry);
   g_mutex_unlock (&p->lock);
   if (same)
     return TRUE;                /* caps re-sent unchanged: the chain goes on */
 
+  g_mutex_lock (&p->lock);
+  p->caps_colorimetry = tagged;
+  g_mutex_unlock (&p->lock);
   if (!klass->set_info (self, &info))
     return FALSE;
 

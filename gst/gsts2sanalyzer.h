@@ -154,6 +154,12 @@ GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
 /* The conversion property: read it in set_info() and pass it on to
  * s2s::stream_format_from_info(). */
 GstS2sConversion gst_s2s_analyzer_get_conversion (GstS2sAnalyzer * self);
+/* In set_info(): the colorimetry the caps state, field by field, UNKNOWN
+ * where they say nothing (no colorimetry field: all UNKNOWN). GstVideoInfo
+ * fills unknown fields with defaults for the size and drops a full range
+ * whose matrix is unknown ("1:0:0:0"); the service conversion needs the
+ * stream's own tags, as FFmpeg saw them. */
+void gst_s2s_analyzer_get_caps_colorimetry (GstS2sAnalyzer * self, GstVideoColorimetry * out);
 /* The device the engines should use: cuda-device-id, else the device of the
  * pipeline's CUDA context, else 0. */
 gint gst_s2s_analyzer_get_cuda_device (GstS2sAnalyzer * self);

@@ -32,10 +32,18 @@ int32_t swscale_round16(int64_t v) { return static_cast<int32_t>((v + (1 << 15))
 
 }  // namespace
 
-YuvToRgb make_service_yuv_to_rgb(PixelFormat format, int height, bool full_range) {
-  // swscale's table for SWS_CS_DEFAULT (ITU-R 601), 16.16 fixed point:
-  // R from V, B from U, G from U, G from V (magnitudes).
-  int64_t crv = 104597, cbu = 132201, cgu = -25675, cgv = -53279;
+YuvToRgb make_service_yuv_to_rgb(PixelFormat format, int height, bool full_range, SwscaleMatrix matrix) {
+  // swscale's coefficient table (ff_yuv2rgb_coeffs), 16.16 fixed point:
+  // R from V, B from U, G from U, G from V (magnitudes), limited range.
+  static const int32_t kTable[][4] = {
+      {104597, 132201, 25675, 53279},  // BT.601 (SMPTE 170M, BT.470BG, unspecified)
+      {117489, 138438, 13975, 34925},  // BT.709
+      {104448, 132798, 24759, 53109},  // FCC
+      {117579, 136230, 16907, 35559},  // SMPTE 240M
+      {110013, 140363, 12277, 42626},  // BT.2020 non-constant luminance
+  };
+  const int32_t *t = kTable[static_cast<int>(matrix)];
+  int64_t crv = t[0], cbu = t[1], cgu = -t[2], cgv = -t[3];
   int64_t cy = 1 << 16, oy = 0;
   if (full_range) {
     // C integer division truncates toward zero, also for the negative ones

@@ -101,7 +101,8 @@ S2S_HD uint8_t gray_from_terms(int32_t luma, int32_t cr, int32_t cg, int32_t cb)
 // libswscale's YUV->BGR24 integer arithmetic, as the replaced service's
 // cv2.VideoCapture ran it (opencv-python-headless' bundled FFmpeg, x86-64).
 // Coefficients: make_service_yuv_to_rgb in convert.cpp (swscale's own table
-// setup: BT.601 whatever the stream's tags, limited or full range).
+// setup: the matrix of the stream's tag, BT.601 when untagged; limited or
+// full range).
 //
 // kYuvSwscalePacked, the unscaled converter's SSSE3 routine (the path for
 // 4:2:0 and 4:2:2 frames of even height): every value is a 16-bit lane.

@@ -33,7 +33,7 @@ namespace {
 using s2s::PixelFormat;
 
 struct Case {
-  std::string name, format, yuv_file, bgr_file;
+  std::string name, format, matrix, yuv_file, bgr_file;
   int width = 0, height = 0;
   bool full_range = false;
 };
@@ -57,13 +57,23 @@ void load_cases(const std::string &dir) {
     std::string tag;
     Case c;
     int full = 0;
-    if (!(ss >> tag >> c.name >> c.format >> c.width >> c.height >> full >> c.yuv_file >> c.bgr_file) ||
+    if (!(ss >> tag >> c.name >> c.format >> c.width >> c.height >> full >> c.matrix >> c.yuv_file >> c.bgr_file) ||
         tag != "case")
       throw std::runtime_error("bad line: " + line);
     c.full_range = full != 0;
     g_cases.push_back(c);
   }
   if (g_cases.empty()) throw std::runtime_error("no cases");
+}
+
+// FFmpeg's matrix tag -> swscale's table entry (sws_getCoefficients).
+s2s::SwscaleMatrix matrix_of(const std::string &tag) {
+  if (tag == "bt709") return s2s::SwscaleMatrix::kBt709;
+  if (tag == "fcc") return s2s::SwscaleMatrix::kFcc;
+  if (tag == "smpte240m") return s2s::SwscaleMatrix::kSmpte240m;
+  if (tag == "bt2020nc") return s2s::SwscaleMatrix::kBt2020;
+  if (tag == "unknown" || tag == "bt470bg" || tag == "smpte170m") return s2s::SwscaleMatrix::kBt601;
+  throw std::runtime_error("unknown matrix tag " + tag);
 }
 
 // A case's planes, and its layouts in the other formats of its subsampling.
@@ -179,7 +189,7 @@ START_TEST(test_cv2_exact) {
   const size_t n = gray.size();
   for (const Layout &l : layouts_of(c, p, 13)) {
     const s2s::FrameView v = view_of(l, c.width, c.height);
-    const s2s::YuvToRgb m = s2s::make_service_yuv_to_rgb(l.format, c.height, c.full_range);
+    const s2s::YuvToRgb m = s2s::make_service_yuv_to_rgb(l.format, c.height, c.full_range, matrix_of(c.matrix));
     // Row bands of uneven sizes, as the engines split frames between threads.
     std::vector<uint8_t> rgb(n * 3), g(n);
     for (int r0 = 0; r0 < c.height; r0 += 37) {
@@ -212,17 +222,28 @@ START_TEST(test_cv2_exact) {
                    c.name.c_str(), s2s::format_name(l.format), rgb_bad.bad, gray_bad.bad, pixel_bad.bad, n,
                    rgb_bad.first, gray_bad.first, pixel_bad.first);
   }
-  // For scale: the colorimetry conversion (BT.601 here, as swscale) against cv2.
+  // For scale: the exact conversion with the same matrix against cv2.
   const std::vector<Layout> plain = layouts_of(c, p, 0);
   const Layout &planar = plain[0];
-  const s2s::YuvToRgb exact = s2s::make_yuv_to_rgb(0.299, 0.114, c.full_range);
+  const s2s::SwscaleMatrix sm = matrix_of(c.matrix);
+  const double kr = sm == s2s::SwscaleMatrix::kBt709       ? 0.2126
+                    : sm == s2s::SwscaleMatrix::kFcc       ? 0.30
+                    : sm == s2s::SwscaleMatrix::kSmpte240m ? 0.212
+                    : sm == s2s::SwscaleMatrix::kBt2020    ? 0.2627
+                                                           : 0.299;
+  const double kb = sm == s2s::SwscaleMatrix::kBt709       ? 0.0722
+                    : sm == s2s::SwscaleMatrix::kFcc       ? 0.11
+                    : sm == s2s::SwscaleMatrix::kSmpte240m ? 0.087
+                    : sm == s2s::SwscaleMatrix::kBt2020    ? 0.0593
+                                                           : 0.114;
+  const s2s::YuvToRgb exact = s2s::make_yuv_to_rgb(kr, kb, c.full_range);
   std::vector<uint8_t> rgb(n * 3);
   s2s::convert_to_rgb_rows(view_of(planar, c.width, c.height), exact, rgb.data(), 3 * static_cast<int64_t>(c.width), 0,
                            c.height);
   size_t same = 0;
   for (size_t i = 0; i < n; ++i)
     same += rgb[3 * i] == bgr[3 * i + 2] && rgb[3 * i + 1] == bgr[3 * i + 1] && rgb[3 * i + 2] == bgr[3 * i];
-  std::printf("stat: %s: service conversion bit-exact with cv2; exact BT.601 conversion: %.2f %% identical pixels\n",
+  std::printf("stat: %s: service conversion bit-exact with cv2; exact conversion: %.2f %% identical pixels\n",
               c.name.c_str(), 100.0 * same / n);
 }
 END_TEST
@@ -248,6 +269,12 @@ START_TEST(test_coefficients) {
   ck_assert_int_eq(f.c_gv, -5850);
   ck_assert_int_eq(f.y_offset, 0);
   ck_assert_int_eq(s2s::make_service_yuv_to_rgb(PixelFormat::kY444, 2, false).y_offset, 16 << 9);
+  // BT.709 from its table entry {117489, 138438, 13975, 34925}, limited range
+  const s2s::YuvToRgb h = s2s::make_service_yuv_to_rgb(PixelFormat::kNv12, 2, false, s2s::SwscaleMatrix::kBt709);
+  ck_assert_int_eq(h.c_rv, 14686);
+  ck_assert_int_eq(h.c_bu, 17305);
+  ck_assert_int_eq(h.c_gu, -1747);
+  ck_assert_int_eq(h.c_gv, -4366);
 }
 END_TEST
 

@@ -13,8 +13,9 @@ noisy natural-like picture.
     make_service_convert_golden.py OUTDIR
 
 writes OUTDIR/service_convert_cases.txt:
-    case NAME FORMAT WIDTH HEIGHT FULL_RANGE YUV_FILE BGR_FILE
-FORMAT is the GStreamer name of the planar layout (I420, Y42B, Y444); the
+    case NAME FORMAT WIDTH HEIGHT FULL_RANGE MATRIX YUV_FILE BGR_FILE
+FORMAT is the GStreamer name of the planar layout (I420, Y42B, Y444);
+MATRIX the clip's matrix tag (FFmpeg's name, "unknown" when untagged); the
 YUV file holds the Y, U, V planes without padding, the BGR file cv2's
 frame (height x width x 3).
 """
@@ -57,7 +58,7 @@ def natural_planes(rng, fmt, w, h):
     return [np.clip(np.rint(a), 0, 255).astype(np.uint8) for a in (y, u, v)]
 
 
-def make_case(outdir, name, fmt, w, h, full, planes, codec):
+def make_case(outdir, name, fmt, w, h, full, planes, codec, matrix="unknown"):
     pix = FFMPEG_FMT[fmt]
     if full:
         pix = pix.replace("yuv", "yuvj")
@@ -67,6 +68,8 @@ def make_case(outdir, name, fmt, w, h, full, planes, codec):
         for p in planes:
             f.write(p.tobytes())
     enc = ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast"] if codec == "x264" else ["-c:v", "ffv1"]
+    if matrix != "unknown":
+        enc += ["-colorspace", matrix]
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix,
                     "-s", f"{w}x{h}", "-i", src] + enc + ["-pix_fmt", pix, clip], check=True)
     decoded = os.path.join(outdir, name + ".yuv")
@@ -84,7 +87,8 @@ def make_case(outdir, name, fmt, w, h, full, planes, codec):
     bgr_file = os.path.join(outdir, name + ".bgr")
     bgr.tofile(bgr_file)
     os.remove(clip)
-    return f"case {name} {fmt} {w} {h} {int(full)} {os.path.basename(decoded)} {os.path.basename(bgr_file)}\n"
+    return (f"case {name} {fmt} {w} {h} {int(full)} {matrix} {os.path.basename(decoded)} "
+            f"{os.path.basename(bgr_file)}\n")
 
 
 def main():
@@ -104,6 +108,12 @@ def main():
     for full in (False, True):
         lines.append(make_case(outdir, f"corners_Y444_{'full' if full else 'limited'}", "Y444", 256, 64, full,
                                [a.copy() for a in corners], "x264"))
+    # tagged matrices: cv2 converts with the tag's swscale table
+    for fmt, w, h, full, matrix in (("I420", 512, 512, False, "bt709"), ("I420", 512, 512, True, "fcc"),
+                                    ("Y42B", 512, 256, False, "smpte240m"), ("Y444", 256, 256, True, "bt2020nc"),
+                                    ("Y444", 256, 256, False, "bt470bg")):
+        name = f"tagged_{matrix}_{fmt}_{'full' if full else 'limited'}"
+        lines.append(make_case(outdir, name, fmt, w, h, full, all_pairs_planes(rng, fmt, w, h), "x264", matrix))
     # natural content; widths that are no multiple of 8 (and odd) for
     # swscale's SIMD loop, which works 8 pixels at a time
     for fmt, w, h, codec in (("I420", 350, 240, "x264"), ("I420", 353, 240, "ffv1"), ("Y42B", 321, 96, "ffv1"),

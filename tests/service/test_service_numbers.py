@@ -140,6 +140,8 @@ def element_rows(path, weights, extra=""):
 def rel(a, b):
     if math.isnan(a) and math.isnan(b):
         return 0.0
+    if math.isnan(a) or math.isnan(b):
+        return math.inf
     if b == 0:
         return abs(a)
     return abs(a - b) / abs(b)
@@ -181,6 +183,7 @@ def main():
                     for k in range(3):
                         worst[k] = max(worst[k], rel(g[k], w[k]))
                 bars = (1e-12, 1e-8, 1e-4)
+                print(f"{name:24s} {side:11s} first pair ours {got[0]}, service {want[0]}")
                 print(f"{name:24s} {side:11s} pairs {len(want)}: worst relative MSE {worst[0]:.3g}, "
                       f"1-SSIM {worst[1]:.3g}, LPIPS " + (f"{worst[2]:.3g}" if weights else "not checked"))
                 for k, label in enumerate(("MSE", "1-SSIM", "LPIPS")):
