@@ -3,7 +3,7 @@
 
 Clips are encoded here with FFmpeg (a few frames each): untagged SD, HD and
 FHD H.264, BT.709-tagged, full range, 4:2:2, 4:4:4 at an odd size, 4:2:0 at
-an odd width (FFV1), noisy chroma and saturated colours. For each clip the
+an odd width (FFV1, VP9), noisy chroma and saturated colours. For each clip the
 service's definitions are computed on the frames cv2.VideoCapture returns
 (cv2.COLOR_BGR2GRAY, NumPy MSE, scikit-image structural_similarity
 defaults; LPIPS with the `lpips` package on the RGB frames resized by
@@ -59,6 +59,8 @@ CLIPS = [
     ("yuv422", "640x360", 3, NOISE, ["-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv422p"]),
     ("yuv444-odd", "321x241", 3, NOISE, ["-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv444p"]),
     ("yuv420-odd-width-ffv1", "353x240", 3, NOISE, ["-c:v", "ffv1", "-pix_fmt", "yuv420p"]),
+    ("yuv420-odd-width-vp9", "641x360", 3, NOISE, ["-c:v", "libvpx-vp9", "-crf", "30", "-b:v", "0",
+                                                   "-pix_fmt", "yuv420p"]),
     ("noisy-chroma", "640x360", 3, "noise=c0s=8:c1s=60:c2s=60:allf=t",
      ["-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p"]),
     ("saturated", "640x360", 3, "eq=saturation=3:contrast=1.4," + NOISE,
@@ -67,10 +69,16 @@ CLIPS = [
 
 
 def encode(tmp, name, size, frames, vf, opts):
-    path = os.path.join(tmp, name + (".mkv" if "ffv1" in opts else ".mp4"))
+    path = os.path.join(tmp, name + (".mp4" if "libx264" in opts else ".mkv"))
+    # testsrc2 rounds odd sizes down: odd sizes are scaled from the next even one
+    w, h = (int(v) for v in size.split("x"))
+    src = f"testsrc2=size={w + (w & 1)}x{h + (h & 1)}:rate=25,scale={w}:{h}"
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    f"testsrc2=size={size}:rate=25,{vf}", "-frames:v", str(frames)] + opts + [path],
-                   check=True)
+                    f"{src},{vf}", "-frames:v", str(frames)] + opts + [path], check=True)
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0",
+                          path], check=True, capture_output=True, text=True).stdout.split()[0]
+    if out != f"{w},{h}":
+        sys.exit(f"{name}: ffmpeg made a {out} clip, not {size}")
     return path
 
 
