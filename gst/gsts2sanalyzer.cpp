@@ -187,7 +187,8 @@ gst_s2s_conversion_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     {GST_S2S_CONVERSION_SERVICE,
-        "As the replaced service's cv2.VideoCapture: libswscale BT.601, bit-exact", "service"},
+        "As the replaced service's cv2.VideoCapture: libswscale's integer conversion, bit-exact",
+        "service"},
     {GST_S2S_CONVERSION_COLORIMETRY, "The caps' colorimetry, exact real-valued conversion",
         "colorimetry"},
     {0, NULL, NULL},
@@ -261,8 +262,9 @@ gst_s2s_analyzer_class_install_properties (GObjectClass * klass, guint default_b
   g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_CONVERSION,
       g_param_spec_enum ("conversion", "Conversion",
           "How YUV frames become RGB and gray: service = as the replaced service's "
-          "cv2.VideoCapture (libswscale's BT.601 integer conversion whatever the tags, the "
-          "stream's range); colorimetry = the caps' colorimetry, exact. Applies from the next caps",
+          "cv2.VideoCapture (libswscale's integer conversion with the stream's tagged matrix, "
+          "BT.601 when untagged, and its range); colorimetry = the caps' colorimetry, exact. "
+          "Applies from the next caps",
           GST_TYPE_S2S_CONVERSION, DEFAULT_CONVERSION, rw_ready));
 }
 

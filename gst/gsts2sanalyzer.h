@@ -55,8 +55,9 @@ typedef enum
 /* How YUV frames become the RGB and gray the metrics read. */
 typedef enum
 {
-  /* As the replaced service's cv2.VideoCapture did: libswscale's BT.601
-   * integer conversion, bit-exact (docs/metrics.md). */
+  /* As the replaced service's cv2.VideoCapture did: libswscale's integer
+   * conversion with the stream's tagged matrix (BT.601 when untagged) and
+   * range, bit-exact (docs/metrics.md). */
   GST_S2S_CONVERSION_SERVICE,
   /* The caps' colorimetry, exact real-valued conversion. */
   GST_S2S_CONVERSION_COLORIMETRY,
