@@ -193,7 +193,7 @@ gst_musiq_score_set_info (GstS2sAnalyzer * analyzer, const GstVideoInfo * info)
 {
   GstMusiqScore *self = GST_MUSIQ_SCORE (analyzer);
   s2s::StreamFormat format;
-  if (!s2s::stream_format_from_info (info, &format))
+  if (!s2s::stream_format_from_info (info, &format, analyzer))
     return FALSE;
   std::string error;
   if (!self->state->engine && gst_s2s_analyzer_passes_through_unscored (analyzer)) {

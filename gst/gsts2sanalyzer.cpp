@@ -40,6 +40,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_s2s_analyzer_debug);
 #define DEFAULT_ATTACH_META TRUE
 #define DEFAULT_PRECISION GST_S2S_PRECISION_FP32
 #define DEFAULT_ON_ERROR GST_S2S_ON_ERROR_ERROR
+#define DEFAULT_CONVERSION GST_S2S_CONVERSION_SERVICE
 #define MAX_BATCH_SIZE 256
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -67,6 +68,7 @@ struct Settings
   gboolean attach_meta = DEFAULT_ATTACH_META;
   GstS2sPrecision precision = DEFAULT_PRECISION;
   GstS2sOnError on_error = DEFAULT_ON_ERROR;
+  GstS2sConversion conversion = DEFAULT_CONVERSION;
 };
 
 struct Private
@@ -93,6 +95,9 @@ struct Private
   gint64 oldest_arrival = 0;    /* monotonic us of the oldest held frame */
   gboolean have_info = FALSE;
   GstVideoInfo info;
+  /* The caps' own colorimetry fields (gst_s2s_analyzer_get_caps_colorimetry);
+   * written by the streaming thread before set_info. */
+  GstVideoColorimetry caps_colorimetry = { };
   GstSegment segment;
   gboolean chain_open = FALSE;  /* the next frame pairs with the previous one */
   guint64 next_index = 0;
@@ -166,6 +171,23 @@ gst_s2s_on_error_get_type (void)
 }
 
 GType
+gst_s2s_conversion_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_S2S_CONVERSION_SERVICE,
+        "As the replaced service's cv2.VideoCapture: libswscale's integer conversion, bit-exact",
+        "service"},
+    {GST_S2S_CONVERSION_COLORIMETRY, "The caps' colorimetry, exact real-valued conversion",
+        "colorimetry"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstS2sConversion", values));
+  return type;
+}
+
+GType
 gst_s2s_precision_get_type (void)
 {
   static GType type = 0;
@@ -226,6 +248,13 @@ gst_s2s_analyzer_class_install_properties (GObjectClass * klass, guint default_b
           "the state change fails; passthrough = WARNING and frames pass through unscored. "
           "Faults while streaming always give a WARNING and pass frames through",
           GST_TYPE_S2S_ON_ERROR, DEFAULT_ON_ERROR, rw_ready));
+  g_object_class_install_property (klass, GST_S2S_ANALYZER_PROP_CONVERSION,
+      g_param_spec_enum ("conversion", "Conversion",
+          "How YUV frames become RGB and gray: service = as the replaced service's "
+          "cv2.VideoCapture (libswscale's integer conversion with the stream's tagged matrix, "
+          "BT.601 when untagged, and its range); colorimetry = the caps' colorimetry, exact. "
+          "Applies from the next caps",
+          GST_TYPE_S2S_CONVERSION, DEFAULT_CONVERSION, rw_ready));
 }
 
 static void post_latency_message (GstS2sAnalyzer * self);
@@ -266,6 +295,9 @@ gst_s2s_analyzer_set_common_property (GObject * object, guint prop_id, const GVa
       break;
     case GST_S2S_ANALYZER_PROP_ON_ERROR:
       s.on_error = (GstS2sOnError) g_value_get_enum (value);
+      break;
+    case GST_S2S_ANALYZER_PROP_CONVERSION:
+      s.conversion = (GstS2sConversion) g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -312,6 +344,9 @@ gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GValue * 
     case GST_S2S_ANALYZER_PROP_ON_ERROR:
       g_value_set_enum (value, s.on_error);
       break;
+    case GST_S2S_ANALYZER_PROP_CONVERSION:
+      g_value_set_enum (value, s.conversion);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -338,6 +373,21 @@ GstS2sPrecision
 gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self)
 {
   return read_settings (self).precision;
+}
+
+GstS2sConversion
+gst_s2s_analyzer_get_conversion (GstS2sAnalyzer * self)
+{
+  return read_settings (self).conversion;
+}
+
+void
+gst_s2s_analyzer_get_caps_colorimetry (GstS2sAnalyzer * self, GstVideoColorimetry * out)
+{
+  Private *p = PRIV (self)->p;
+  g_mutex_lock (&p->lock);
+  *out = p->caps_colorimetry;
+  g_mutex_unlock (&p->lock);
 }
 
 gint
@@ -1034,6 +1084,17 @@ caps_have_cuda_memory (GstCaps * caps)
 #endif
 }
 
+/* The colorimetry string of the caps as written, UNKNOWN fields kept. */
+static GstVideoColorimetry
+caps_colorimetry (GstCaps * caps)
+{
+  GstVideoColorimetry c = { };
+  const gchar *s = gst_structure_get_string (gst_caps_get_structure (caps, 0), "colorimetry");
+  if (!s || !gst_video_colorimetry_from_string (&c, s))
+    c = GstVideoColorimetry { };
+  return c;
+}
+
 static gboolean
 set_caps (GstS2sAnalyzer * self, GstCaps * caps)
 {
@@ -1045,16 +1106,21 @@ set_caps (GstS2sAnalyzer * self, GstCaps * caps)
     GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, caps);
     return FALSE;
   }
+  const GstVideoColorimetry tagged = caps_colorimetry (caps);
   /* Held frames were drained before: the next batch is read as these caps
    * say, even where only the memory type changed. */
   p->cuda_caps = caps_have_cuda_memory (caps);
 
   g_mutex_lock (&p->lock);
-  const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info);
+  const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info)
+      && gst_video_colorimetry_is_equal (&tagged, &p->caps_colorimetry);
   g_mutex_unlock (&p->lock);
   if (same)
     return TRUE;                /* caps re-sent unchanged: the chain goes on */
 
+  g_mutex_lock (&p->lock);
+  p->caps_colorimetry = tagged;
+  g_mutex_unlock (&p->lock);
   if (!klass->set_info (self, &info))
     return FALSE;
 
@@ -1449,6 +1515,7 @@ gst_s2s_analyzer_class_init (GstS2sAnalyzerClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_DEVICE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_PRECISION, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_S2S_ON_ERROR, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_S2S_CONVERSION, (GstPluginAPIFlags) 0);
 }
 
 static void

@@ -52,12 +52,25 @@ typedef enum
   GST_S2S_PRECISION_BF16,
 } GstS2sPrecision;
 
+/* How YUV frames become the RGB and gray the metrics read. */
+typedef enum
+{
+  /* As the replaced service's cv2.VideoCapture did: libswscale's integer
+   * conversion with the stream's tagged matrix (BT.601 when untagged) and
+   * range, bit-exact (docs/metrics.md). */
+  GST_S2S_CONVERSION_SERVICE,
+  /* The caps' colorimetry, exact real-valued conversion. */
+  GST_S2S_CONVERSION_COLORIMETRY,
+} GstS2sConversion;
+
 #define GST_TYPE_S2S_DEVICE (gst_s2s_device_get_type ())
 GType gst_s2s_device_get_type (void);
 #define GST_TYPE_S2S_PRECISION (gst_s2s_precision_get_type ())
 GType gst_s2s_precision_get_type (void);
 #define GST_TYPE_S2S_ON_ERROR (gst_s2s_on_error_get_type ())
 GType gst_s2s_on_error_get_type (void);
+#define GST_TYPE_S2S_CONVERSION (gst_s2s_conversion_get_type ())
+GType gst_s2s_conversion_get_type (void);
 
 /* One held frame, as the subclass sees it when scoring a batch. */
 typedef struct
@@ -95,6 +108,7 @@ enum
   GST_S2S_ANALYZER_PROP_ATTACH_META,
   GST_S2S_ANALYZER_PROP_PRECISION,
   GST_S2S_ANALYZER_PROP_ON_ERROR,
+  GST_S2S_ANALYZER_PROP_CONVERSION,
   GST_S2S_ANALYZER_PROP_LAST
 };
 
@@ -138,6 +152,15 @@ void gst_s2s_analyzer_get_common_property (GObject * object, guint prop_id, GVal
 /* Settings, read under the object lock. */
 GstS2sDevice gst_s2s_analyzer_get_device (GstS2sAnalyzer * self);
 GstS2sPrecision gst_s2s_analyzer_get_precision (GstS2sAnalyzer * self);
+/* The conversion property: read it in set_info() and pass it on to
+ * s2s::stream_format_from_info(). */
+GstS2sConversion gst_s2s_analyzer_get_conversion (GstS2sAnalyzer * self);
+/* In set_info(): the colorimetry the caps state, field by field, UNKNOWN
+ * where they say nothing (no colorimetry field: all UNKNOWN). GstVideoInfo
+ * fills unknown fields with defaults for the size and drops a full range
+ * whose matrix is unknown ("1:0:0:0"); the service conversion needs the
+ * stream's own tags, as FFmpeg saw them. */
+void gst_s2s_analyzer_get_caps_colorimetry (GstS2sAnalyzer * self, GstVideoColorimetry * out);
 /* The device the engines should use: cuda-device-id, else the device of the
  * pipeline's CUDA context, else 0. */
 gint gst_s2s_analyzer_get_cuda_device (GstS2sAnalyzer * self);

@@ -329,7 +329,7 @@ gst_s2s_metrics_set_info (GstS2sAnalyzer * analyzer, const GstVideoInfo * info)
   State *st = self->state;
   s2s::StreamFormat format;
 
-  if (!s2s::stream_format_from_info (info, &format)) {
+  if (!s2s::stream_format_from_info (info, &format, analyzer)) {
     GST_WARNING_OBJECT (self, "unsupported format %s", GST_VIDEO_INFO_NAME (info));
     return FALSE;
   }

@@ -35,13 +35,40 @@ pixel_format_from_gst (GstVideoFormat format, PixelFormat * out)
   }
 }
 
+/* swscale's table entry for a matrix tag (sws_getCoefficients): unknown
+ * and RGB fall back to its default, BT.601. */
+static SwscaleMatrix
+swscale_matrix (GstVideoColorMatrix m)
+{
+  switch (m) {
+    case GST_VIDEO_COLOR_MATRIX_BT709: return SwscaleMatrix::kBt709;
+    case GST_VIDEO_COLOR_MATRIX_FCC: return SwscaleMatrix::kFcc;
+    case GST_VIDEO_COLOR_MATRIX_SMPTE240M: return SwscaleMatrix::kSmpte240m;
+    case GST_VIDEO_COLOR_MATRIX_BT2020: return SwscaleMatrix::kBt2020;
+    default: return SwscaleMatrix::kBt601;
+  }
+}
+
 bool
-stream_format_from_info (const GstVideoInfo * info, StreamFormat * out)
+stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
+    GstS2sAnalyzer * analyzer)
 {
   if (!pixel_format_from_gst (GST_VIDEO_INFO_FORMAT (info), &out->format))
     return false;
   out->width = GST_VIDEO_INFO_WIDTH (info);
   out->height = GST_VIDEO_INFO_HEIGHT (info);
+  const GstS2sConversion conversion = analyzer
+      ? gst_s2s_analyzer_get_conversion (analyzer) : GST_S2S_CONVERSION_SERVICE;
+  if (conversion == GST_S2S_CONVERSION_SERVICE) {
+    GstVideoColorimetry tagged = info->colorimetry;
+    if (analyzer)
+      gst_s2s_analyzer_get_caps_colorimetry (analyzer, &tagged);
+    const bool full = tagged.range == GST_VIDEO_COLOR_RANGE_0_255;
+    out->yuv = format_layout (out->format).is_yuv
+        ? make_service_yuv_to_rgb (out->format, out->height, full, swscale_matrix (tagged.matrix))
+        : YuvToRgb {};
+    return true;
+  }
 
   GstVideoColorMatrix matrix = info->colorimetry.matrix;
   if (matrix == GST_VIDEO_COLOR_MATRIX_UNKNOWN || matrix == GST_VIDEO_COLOR_MATRIX_RGB)

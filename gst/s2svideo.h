@@ -15,10 +15,19 @@ namespace s2s {
 /* FALSE for formats the kernels do not read (refused at negotiation). */
 bool pixel_format_from_gst (GstVideoFormat format, PixelFormat * out);
 
-/* Format, size and YUV matrix of a stream. The matrix comes from the caps'
- * colorimetry; where it is unknown or RGB on a YUV stream, GStreamer's
- * default for the size is used (BT.709 above 576 lines, else BT.601). */
-bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out);
+/* Format, size and YUV conversion of a stream, for an element's set_info()
+ * (pass the element: its conversion property and the caps' own colorimetry
+ * are read from it; without one, the service conversion with the info's
+ * colorimetry).
+ * service (the default): YUV becomes RGB as the replaced service's
+ *   cv2.VideoCapture did, libswscale's integer conversion with the matrix
+ *   of the stream's tag (BT.601 when untagged, whatever the size) and the
+ *   tagged range (make_service_yuv_to_rgb).
+ * colorimetry: the exact conversion by the caps' colorimetry; where the
+ *   matrix is unknown or RGB on a YUV stream, GStreamer's default for the
+ *   size (BT.709 above 576 lines, else BT.601). */
+bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
+    GstS2sAnalyzer * analyzer = nullptr);
 
 /* A view of a mapped frame: plane pointers and strides as mapped, so
  * GstVideoMeta strides and plane offsets are honoured. */

@@ -14,13 +14,64 @@ YuvToRgb make_yuv_to_rgb(double kr, double kb, bool full_range) {
   const double chroma_gain = full_range ? 1.0 : 255.0 / 224.0;
   const double one = static_cast<double>(1 << kYuvFracBits);
   auto fixed = [one](double c) { return static_cast<int32_t>(std::lround(c * one)); };
-  YuvToRgb m;
+  YuvToRgb m{};
   m.y_offset = full_range ? 0 : 16;
   m.c_y = fixed(luma_gain);
   m.c_rv = fixed(chroma_gain * 2.0 * (1.0 - kr));
   m.c_gu = fixed(-chroma_gain * 2.0 * kb * (1.0 - kb) / kg);
   m.c_gv = fixed(-chroma_gain * 2.0 * kr * (1.0 - kr) / kg);
   m.c_bu = fixed(chroma_gain * 2.0 * (1.0 - kb));
+  return m;
+}
+
+namespace {
+
+// swscale's roundToInt16: a 16.16 value rounded to an integer (x86-64
+// arithmetic shift, so negative values round half up too).
+int32_t swscale_round16(int64_t v) { return static_cast<int32_t>((v + (1 << 15)) >> 16); }
+
+}  // namespace
+
+YuvToRgb make_service_yuv_to_rgb(PixelFormat format, int height, bool full_range, SwscaleMatrix matrix) {
+  // swscale's coefficient table (ff_yuv2rgb_coeffs), 16.16 fixed point:
+  // R from V, B from U, G from U, G from V (magnitudes), limited range.
+  static const int32_t kTable[][4] = {
+      {104597, 132201, 25675, 53279},  // BT.601 (SMPTE 170M, BT.470BG, unspecified)
+      {117489, 138438, 13975, 34925},  // BT.709
+      {104448, 132798, 24759, 53109},  // FCC
+      {117579, 136230, 16907, 35559},  // SMPTE 240M
+      {110013, 140363, 12277, 42626},  // BT.2020 non-constant luminance
+  };
+  const int32_t *t = kTable[static_cast<int>(matrix)];
+  int64_t crv = t[0], cbu = t[1], cgu = -t[2], cgv = -t[3];
+  int64_t cy = 1 << 16, oy = 0;
+  if (full_range) {
+    // C integer division truncates toward zero, also for the negative ones
+    crv = crv * 224 / 255;
+    cbu = cbu * 224 / 255;
+    cgu = cgu * 224 / 255;
+    cgv = cgv * 224 / 255;
+  } else {
+    cy = cy * 255 / 219;
+    oy = 16 << 16;
+  }
+  // (contrast and saturation are 1.0 and brightness 0: cy, crv, ... unchanged)
+  const FormatLayout l = format_layout(format);
+  const bool full_chroma = l.chroma_shift_x == 0 && l.chroma_shift_y == 0;
+  YuvToRgb m{};
+  m.c_y = swscale_round16(cy * (1 << 13));
+  m.c_rv = swscale_round16(crv * (1 << 13));
+  m.c_bu = swscale_round16(cbu * (1 << 13));
+  m.c_gu = swscale_round16(cgu * (1 << 13));
+  m.c_gv = swscale_round16(cgv * (1 << 13));
+  if (full_chroma) {
+    m.method = kYuvSwscaleFull;
+    m.y_offset = swscale_round16(oy * (1 << 9));
+  } else {
+    m.method = kYuvSwscalePacked;
+    m.y_offset = swscale_round16(oy * (1 << 3));
+  }
+  (void)height;  // odd heights: see convert.h
   return m;
 }
 
@@ -122,8 +173,51 @@ S2S_SIMD_CLONES void gray_from_luma_row(const uint8_t *__restrict yp, int width,
   }
 }
 
+// The service's packed conversion (kYuvSwscalePacked) in the same scheme:
+// per chroma sample the three chroma products (8-bit units), per pixel the
+// luma product, two adds, clamps and the gray weights.
+template <int kStep>
+S2S_SIMD_CLONES void swscale_chroma_samples(const uint8_t *__restrict up, const uint8_t *__restrict vp,
+                                            int samples, int32_t c_rv, int32_t c_gu, int32_t c_gv, int32_t c_bu,
+                                            int32_t *__restrict tr, int32_t *__restrict tg,
+                                            int32_t *__restrict tb) {
+  for (int c = 0; c < samples; ++c) {
+    const int32_t uu = (static_cast<int32_t>(up[c * kStep]) << 3) - 1024;
+    const int32_t vv = (static_cast<int32_t>(vp[c * kStep]) << 3) - 1024;
+    tr[c] = (vv * c_rv) >> 16;
+    tg[c] = ((uu * c_gu) >> 16) + ((vv * c_gv) >> 16);
+    tb[c] = (uu * c_bu) >> 16;
+  }
+}
+
+S2S_INLINE int32_t clamp_u8_i32(int32_t v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+
+S2S_SIMD_CLONES void swscale_gray_from_luma_row(const uint8_t *__restrict yp, int width, int32_t c_y,
+                                                int32_t y_offset, const int32_t *__restrict cr,
+                                                const int32_t *__restrict cg, const int32_t *__restrict cb,
+                                                uint8_t *__restrict dst) {
+  for (int x = 0; x < width; ++x) {
+    const int32_t l = (((static_cast<int32_t>(yp[x]) << 3) - y_offset) * c_y) >> 16;
+    const int32_t r = clamp_u8_i32(l + cr[x]);
+    const int32_t g = clamp_u8_i32(l + cg[x]);
+    const int32_t b = clamp_u8_i32(l + cb[x]);
+    dst[x] = static_cast<uint8_t>((kGrayWeightB * b + kGrayWeightG * g + kGrayWeightR * r + 16384) >> 15);
+  }
+}
+
 void yuv_gray_row_any(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, ChromaRow &t,
                       uint8_t *dst) {
+  if (m.method == kYuvSwscaleFull) {  // 4:4:4 only: per pixel
+    const uint8_t *yp = src.planes[0] + y * src.strides[0];
+    const uint8_t *up = src.planes[l.u_plane] + (y >> l.chroma_shift_y) * src.strides[l.u_plane] + l.u_offset;
+    const uint8_t *vp = src.planes[l.v_plane] + (y >> l.chroma_shift_y) * src.strides[l.v_plane] + l.v_offset;
+    for (int x = 0; x < src.width; ++x) {
+      const int c = (x >> l.chroma_shift_x) * l.uv_step;
+      dst[x] = gray_from_yuv(m, yp[x], up[c], vp[c]);
+    }
+    return;
+  }
+  const bool packed = m.method == kYuvSwscalePacked;
   const int cy = y >> l.chroma_shift_y;
   if (t.row != cy) {
     const uint8_t *up = src.planes[l.u_plane] + cy * src.strides[l.u_plane] + l.u_offset;
@@ -134,7 +228,11 @@ void yuv_gray_row_any(const FrameView &src, const FormatLayout &l, const YuvToRg
     int32_t *tr = l.chroma_shift_x ? t.sr.data() : t.r.data();
     int32_t *tg = l.chroma_shift_x ? t.sg.data() : t.g.data();
     int32_t *tb = l.chroma_shift_x ? t.sb.data() : t.b.data();
-    if (l.uv_step == 2)
+    if (packed && l.uv_step == 2)
+      swscale_chroma_samples<2>(up, vp, samples, m.c_rv, m.c_gu, m.c_gv, m.c_bu, tr, tg, tb);
+    else if (packed)
+      swscale_chroma_samples<1>(up, vp, samples, m.c_rv, m.c_gu, m.c_gv, m.c_bu, tr, tg, tb);
+    else if (l.uv_step == 2)
       chroma_samples<2>(up, vp, samples, m.c_rv, m.c_gu, m.c_gv, m.c_bu, bias, tr, tg, tb);
     else
       chroma_samples<1>(up, vp, samples, m.c_rv, m.c_gu, m.c_gv, m.c_bu, bias, tr, tg, tb);
@@ -145,8 +243,12 @@ void yuv_gray_row_any(const FrameView &src, const FormatLayout &l, const YuvToRg
     }
     t.row = cy;
   }
-  gray_from_luma_row(src.planes[0] + y * src.strides[0], src.width, m.c_y, t.r.data(), t.g.data(), t.b.data(),
-                     dst);
+  if (packed)
+    swscale_gray_from_luma_row(src.planes[0] + y * src.strides[0], src.width, m.c_y, m.y_offset, t.r.data(),
+                               t.g.data(), t.b.data(), dst);
+  else
+    gray_from_luma_row(src.planes[0] + y * src.strides[0], src.width, m.c_y, t.r.data(), t.g.data(),
+                       t.b.data(), dst);
 }
 
 void yuv_rgb_row(const FrameView &src, const FormatLayout &l, const YuvToRgb &m, int y, uint8_t *dst) {

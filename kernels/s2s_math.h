@@ -41,13 +41,28 @@ S2S_HD uint8_t gray_from_rgb(int r, int g, int b) {
 // ---------------------------------------------------------------------------
 constexpr int kYuvFracBits = 20;
 
+// Which integer algorithm the coefficients below feed (YuvToRgb::method).
+enum YuvMethod : int32_t {
+  // The caps' colorimetry, exact real-valued conversion rounded to nearest
+  // (20-bit coefficients, this section).
+  kYuvExact = 0,
+  // libswscale's unscaled YUV->BGR24 converter as cv2.VideoCapture runs it
+  // on x86-64 (4:2:0 and 4:2:2, even height): the SSSE3 routine's 16-bit
+  // arithmetic. See swscale_packed_rgb below.
+  kYuvSwscalePacked = 1,
+  // libswscale's generic path with full chroma (4:4:4 input): 30-bit sums
+  // that wrap like FFmpeg's int arithmetic. See swscale_full_rgb below.
+  kYuvSwscaleFull = 2,
+};
+
 struct YuvToRgb {
-  int32_t y_offset;  // 16 (limited range) or 0 (full range)
+  int32_t y_offset;  // kYuvExact: 16 (limited range) or 0 (full range); swscale: its scaled offset
   int32_t c_y;       // luma gain
   int32_t c_rv;      // R from V
   int32_t c_gu;      // G from U (negative)
   int32_t c_gv;      // G from V (negative)
   int32_t c_bu;      // B from U
+  int32_t method;    // a YuvMethod; value-initialised: kYuvExact
 };
 
 S2S_HD uint8_t clamp_u8_fixed(int32_t v) {
@@ -82,7 +97,78 @@ S2S_HD uint8_t gray_from_terms(int32_t luma, int32_t cr, int32_t cg, int32_t cb)
   return gray_from_rgb(clamp_u8_fixed(luma + cr), clamp_u8_fixed(luma + cg), clamp_u8_fixed(luma + cb));
 }
 
+// ---------------------------------------------------------------------------
+// libswscale's YUV->BGR24 integer arithmetic, as the replaced service's
+// cv2.VideoCapture ran it (opencv-python-headless' bundled FFmpeg, x86-64).
+// Coefficients: make_service_yuv_to_rgb in convert.cpp (swscale's own table
+// setup: the matrix of the stream's tag, BT.601 when untagged; limited or
+// full range).
+//
+// kYuvSwscalePacked, the unscaled converter's SSSE3 routine (the path for
+// 4:2:0 and 4:2:2 frames of even height): every value is a 16-bit lane.
+// Y, U and V are scaled by 8 and offset (Y by y_offset = 8 * 16 or 0, U and
+// V by 8 * 128), multiplied by 13-bit coefficients keeping the high 16 bits
+// of the product (pmulhw: an arithmetic shift right by 16, i.e. floor), the
+// chroma products added to the luma product and the sums clamped to 0..255
+// (packuswb). No lane can saturate for 8-bit input (|sum| < 600), so plain
+// int32 arithmetic gives the same bytes. The floors are why swscale's RGB
+// sits about half a level below the exact conversion.
+// ---------------------------------------------------------------------------
+S2S_HD int32_t swscale_mulhi(int32_t a, int32_t coeff) { return (a * coeff) >> 16; }
+
+S2S_HD int32_t swscale_packed_luma(const YuvToRgb &m, int y) { return swscale_mulhi((y << 3) - m.y_offset, m.c_y); }
+
+S2S_HD ChromaTerms swscale_packed_chroma(const YuvToRgb &m, int u, int v) {
+  const int32_t uu = (u << 3) - 1024;
+  const int32_t vv = (v << 3) - 1024;
+  ChromaTerms t;
+  t.r = swscale_mulhi(vv, m.c_rv);
+  t.g = swscale_mulhi(uu, m.c_gu) + swscale_mulhi(vv, m.c_gv);
+  t.b = swscale_mulhi(uu, m.c_bu);
+  return t;
+}
+
+S2S_HD uint8_t clamp_u8(int32_t v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
+
+S2S_HD Rgb8 swscale_packed_rgb(const YuvToRgb &m, int y, int u, int v) {
+  const int32_t l = swscale_packed_luma(m, y);
+  const ChromaTerms t = swscale_packed_chroma(m, u, v);
+  Rgb8 out;
+  out.r = clamp_u8(l + t.r);
+  out.g = clamp_u8(l + t.g);
+  out.b = clamp_u8(l + t.b);
+  return out;
+}
+
+// kYuvSwscaleFull, the generic path's full-chroma writer (4:4:4 input): the
+// horizontal scaler hands Y, U, V on as 15-bit values (x << 7), the
+// one-tap vertical output scales them by 4 more, so Y = y << 9 and
+// U = (u - 128) << 9. Then Y' = (Y - y_offset) * c_y + 2^21 and each channel
+// is Y' + chroma * 13-bit coefficient, clipped to 30 bits and shifted down by
+// 22. The sums are FFmpeg's int arithmetic: a bright luma plus a large
+// chroma term overflows int32, wraps negative and clips to 0 (y 255, u 244,
+// v 0, limited range, gives blue 0 in cv2, not 255). Unsigned arithmetic
+// reproduces that wrap without undefined behaviour.
+S2S_HD uint8_t swscale_full_channel(uint32_t sum) {
+  const int32_t s = static_cast<int32_t>(sum);
+  const int32_t clipped = (s & ~0x3FFFFFFF) ? ((~s) >> 31) & 0x3FFFFFFF : s;  // av_clip_uintp2(s, 30)
+  return static_cast<uint8_t>(clipped >> 22);
+}
+
+S2S_HD Rgb8 swscale_full_rgb(const YuvToRgb &m, int y, int u, int v) {
+  const uint32_t l = static_cast<uint32_t>(((y << 9) - m.y_offset) * m.c_y + (1 << 21));
+  const uint32_t uu = static_cast<uint32_t>((u - 128) * 512);
+  const uint32_t vv = static_cast<uint32_t>((v - 128) * 512);
+  Rgb8 out;
+  out.r = swscale_full_channel(l + vv * static_cast<uint32_t>(m.c_rv));
+  out.g = swscale_full_channel(l + vv * static_cast<uint32_t>(m.c_gv) + uu * static_cast<uint32_t>(m.c_gu));
+  out.b = swscale_full_channel(l + uu * static_cast<uint32_t>(m.c_bu));
+  return out;
+}
+
 S2S_HD Rgb8 rgb_from_yuv(const YuvToRgb &m, int y, int u, int v) {
+  if (m.method == kYuvSwscalePacked) return swscale_packed_rgb(m, y, u, v);
+  if (m.method == kYuvSwscaleFull) return swscale_full_rgb(m, y, u, v);
   const int32_t yy = luma_term(m, y);
   const ChromaTerms t = chroma_terms(m, u, v);
   Rgb8 out;
@@ -93,6 +179,10 @@ S2S_HD Rgb8 rgb_from_yuv(const YuvToRgb &m, int y, int u, int v) {
 }
 
 S2S_HD uint8_t gray_from_yuv(const YuvToRgb &m, int y, int u, int v) {
+  if (m.method != kYuvExact) {
+    const Rgb8 p = rgb_from_yuv(m, y, u, v);
+    return gray_from_rgb(p.r, p.g, p.b);
+  }
   const ChromaTerms t = chroma_terms(m, u, v);
   return gray_from_terms(luma_term(m, y), t.r, t.g, t.b);
 }

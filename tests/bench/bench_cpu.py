@@ -224,7 +224,7 @@ def main():
     ap.add_argument("--ref-pairs", type=int, help="scikit-image pairs timed per input (default --frames, quick 4)")
     ap.add_argument("--batches", default="16,1", help="comma-separated batch sizes (default 16,1)")
     ap.add_argument("--threads", type=int, default=0, help="engine threads, 0 = all (default)")
-    ap.add_argument("--matrix", default="bt601", choices=["bt601", "bt709"],
+    ap.add_argument("--matrix", default="bt601", choices=["bt601", "bt709", "service"],
                     help="YUV matrix of the engine for NV12 (default bt601, as OpenCV's COLOR_YUV2BGR_NV12)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--output", help="also write the Markdown report to this file")

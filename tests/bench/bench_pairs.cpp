@@ -92,6 +92,8 @@ int main(int argc, char **argv) {
       fmt.yuv = s2s::make_yuv_to_rgb(0.2126, 0.0722, false);
     } else if (matrix == "bt601") {
       fmt.yuv = s2s::make_yuv_to_rgb(0.299, 0.114, false);
+    } else if (matrix == "service") {  // the elements' default conversion (cv2's swscale)
+      fmt.yuv = s2s::make_service_yuv_to_rgb(s2s::PixelFormat::kNv12, fmt.height, false);
     } else {
       std::fprintf(stderr, "unknown matrix '%s'\n", matrix.c_str());
       return 2;

@@ -621,6 +621,14 @@ START_TEST(test_formats_odd_sizes) {
     const DeviceFrame d = to_device(*frames[1]);
     ck_assert_msg(cuda_convert(d, yuv, 1, 3) == cpu_convert(frames[1]->view, yuv, 1), "%s: gray differs", what.c_str());
     ck_assert_msg(cuda_convert(d, yuv, 3, 9) == cpu_convert(frames[1]->view, yuv, 3), "%s: RGB differs", what.c_str());
+    // The service conversion (swscale's arithmetic), limited and full range.
+    for (int full = 0; full < 2 && s2s::format_layout(f).is_yuv; ++full) {
+      const s2s::YuvToRgb svc = s2s::make_service_yuv_to_rgb(f, s.h, full != 0);
+      ck_assert_msg(cuda_convert(d, svc, 1, 3) == cpu_convert(frames[1]->view, svc, 1), "%s: service gray differs",
+                    what.c_str());
+      ck_assert_msg(cuda_convert(d, svc, 3, 9) == cpu_convert(frames[1]->view, svc, 3), "%s: service RGB differs",
+                    what.c_str());
+    }
     const s2s::StreamFormat fmt = stream_format(f, s.w, s.h, yuv);
     for (const SsimWindow w : kWindows) {
       const auto want = score_in_batches(*cpu, fmt, views_of(frames), 3, w);

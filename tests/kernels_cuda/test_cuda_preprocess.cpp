@@ -69,7 +69,10 @@ s2s::StreamFormat stream_format(PixelFormat f, int w, int h) {
   s.format = f;
   s.width = w;
   s.height = h;
-  s.yuv = s2s::make_yuv_to_rgb(0.2126, 0.0722, false);  // BT.709 limited
+  // Both conversions, by the parity of the size: the service's (swscale's
+  // arithmetic, the default) and the colorimetry one (BT.709 limited).
+  const bool service = ((w + h) & 1) != 0 && s2s::format_layout(f).is_yuv;
+  s.yuv = service ? s2s::make_service_yuv_to_rgb(f, h, false) : s2s::make_yuv_to_rgb(0.2126, 0.0722, false);
   return s;
 }
 

@@ -452,6 +452,9 @@ make_element (const RunOpts * o)
   GstElement *e = gst_element_factory_make ("s2smetrics", NULL);
   fail_unless (e != NULL, "s2smetrics not found (S2S_PLUGIN_DIR=%s)",
       g_getenv ("S2S_PLUGIN_DIR"));
+  /* The golden YUV cases convert by the caps' colorimetry (make_golden.py);
+   * the default, service conversion has its own test (tests/service). */
+  gst_util_set_object_arg (G_OBJECT (e), "conversion", "colorimetry");
   if (o->device)
     gst_util_set_object_arg (G_OBJECT (e), "device", o->device);
   if (o->metrics)
@@ -1454,6 +1457,13 @@ GST_START_TEST (test_default_metrics_lpips)
   fail_unless (el != NULL);
   g_object_get (el, "metrics", &flags, NULL);
   fail_unless_equals_int (flags, 7);
+  /* The default conversion is the service's (cv2.VideoCapture's swscale);
+   * make_element sets colorimetry for the golden cases. */
+  {
+    gint conversion = -1;
+    g_object_get (el, "conversion", &conversion, NULL);
+    fail_unless_equals_int (conversion, 0);
+  }
   gst_object_unref (el);
 
   o.metrics = NULL;
