@@ -17,6 +17,7 @@
 #include "s2s-meta.h"
 #include "s2scaps.h"
 #include "s2sfault.h"
+#include "s2svideo.h"
 #if S2S_HAVE_GST_CUDA
 #include <gst/cuda/gstcudamemory.h>
 #include "s2scuda.h"
@@ -1084,17 +1085,6 @@ caps_have_cuda_memory (GstCaps * caps)
 #endif
 }
 
-/* The colorimetry string of the caps as written, UNKNOWN fields kept. */
-static GstVideoColorimetry
-caps_colorimetry (GstCaps * caps)
-{
-  GstVideoColorimetry c = { };
-  const gchar *s = gst_structure_get_string (gst_caps_get_structure (caps, 0), "colorimetry");
-  if (!s || !gst_video_colorimetry_from_string (&c, s))
-    c = GstVideoColorimetry { };
-  return c;
-}
-
 static gboolean
 set_caps (GstS2sAnalyzer * self, GstCaps * caps)
 {
@@ -1106,7 +1096,7 @@ set_caps (GstS2sAnalyzer * self, GstCaps * caps)
     GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, caps);
     return FALSE;
   }
-  const GstVideoColorimetry tagged = caps_colorimetry (caps);
+  const GstVideoColorimetry tagged = s2s::caps_colorimetry (caps);
   /* Held frames were drained before: the next batch is read as these caps
    * say, even where only the memory type changed. */
   p->cuda_caps = caps_have_cuda_memory (caps);

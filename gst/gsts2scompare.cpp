@@ -101,6 +101,7 @@ enum
   PROP_CUDA_DEVICE_ID,
   PROP_BATCH_SIZE,
   PROP_PRECISION,
+  PROP_CONVERSION,
   PROP_POST_MESSAGES,
   PROP_ATTACH_META,
 };
@@ -129,6 +130,7 @@ struct Settings
   gint cuda_device_id = DEFAULT_CUDA_DEVICE_ID;
   guint batch_size = DEFAULT_BATCH_SIZE;
   GstS2sPrecision precision = DEFAULT_PRECISION;
+  GstS2sConversion conversion = GST_S2S_CONVERSION_SERVICE;
   gboolean post_messages = TRUE;
   gboolean attach_meta = TRUE;
 };
@@ -138,6 +140,7 @@ struct PadFormat
 {
   bool have = false;
   GstVideoInfo info;
+  GstVideoColorimetry tagged = { };     /* the caps' own (s2s::caps_colorimetry) */
   bool cuda = false;            /* memory:CUDAMemory */
   GstCaps *caps = nullptr;
 };
@@ -147,6 +150,7 @@ struct RefFrame
 {
   GstBuffer *buffer = nullptr;
   GstVideoInfo info;
+  GstVideoColorimetry tagged = { };
   GstClockTime running_time = GST_CLOCK_TIME_NONE;
   GstClockTime end = GST_CLOCK_TIME_NONE;       /* running time it ends, if known */
   GstClockTime pts = GST_CLOCK_TIME_NONE;
@@ -179,8 +183,9 @@ struct State
 
   std::vector<HeldPair> held;
   GstVideoInfo held_info;       /* format of the held pairs (both pads) */
+  GstVideoColorimetry held_tagged = { };
   bool configured = false;
-  GstVideoInfo engine_info;     /* what the engines are configured for */
+  s2s::StreamFormat engine_format;      /* what the engines are configured for */
 
   guint64 next_index = 0;
   GstFlowReturn deferred_flow = GST_FLOW_OK;    /* of a push from an event */
@@ -340,18 +345,35 @@ start_lpips (GstS2sCompare * self, const Settings & s)
 #endif
 }
 
+/* The engines' view of frames of `info` whose caps said `tagged`, by the
+ * conversion property (as on s2smetrics). */
+static bool
+stream_format (GstS2sCompare * self, const GstVideoInfo * info,
+    const GstVideoColorimetry & tagged, s2s::StreamFormat * out)
+{
+  return s2s::stream_format_from_info (info, out, read_settings (self).conversion, tagged);
+}
+
+static bool
+same_stream_format (const s2s::StreamFormat & a, const s2s::StreamFormat & b)
+{
+  return a.format == b.format && a.width == b.width && a.height == b.height
+      && std::memcmp (&a.yuv, &b.yuv, sizeof a.yuv) == 0;
+}
+
 /* Engines are configured for the format of the batch about to be scored. */
 static bool
-configure_engines (GstS2sCompare * self, const GstVideoInfo * info, std::string * error)
+configure_engines (GstS2sCompare * self, const GstVideoInfo * info,
+    const GstVideoColorimetry & tagged, std::string * error)
 {
   State *st = self->state;
-  if (st->configured && gst_video_info_is_equal (info, &st->engine_info))
-    return true;
   s2s::StreamFormat format;
-  if (!s2s::stream_format_from_info (info, &format)) {
+  if (!stream_format (self, info, tagged, &format)) {
     *error = std::string ("unsupported format ") + GST_VIDEO_INFO_NAME (info);
     return false;
   }
+  if (st->configured && same_stream_format (format, st->engine_format))
+    return true;
   if (!st->engine->configure (format, error))
     return false;
 #if S2S_HAVE_TORCH
@@ -359,7 +381,7 @@ configure_engines (GstS2sCompare * self, const GstVideoInfo * info, std::string 
           (int) read_settings (self).lpips_size, error))
     return false;
 #endif
-  st->engine_info = *info;
+  st->engine_format = format;
   st->configured = true;
   st->warned_small = false;
   return true;
@@ -464,7 +486,7 @@ score_held (GstS2sCompare * self, const Settings & s)
     return results;
 
   std::string error;
-  if (!configure_engines (self, &st->held_info, &error)) {
+  if (!configure_engines (self, &st->held_info, st->held_tagged, &error)) {
     for (size_t k:owners)
       results[k] = unscored_result (st->held[k], S2S_STATUS_ERROR,
           "the engines could not be configured: " + error);
@@ -496,7 +518,7 @@ score_held (GstS2sCompare * self, const Settings & s)
   std::vector<uint8_t> paired;
   std::vector<size_t> scored;   /* held index of each view pair */
   s2s::StreamFormat format;
-  s2s::stream_format_from_info (&st->held_info, &format);
+  stream_format (self, &st->held_info, st->held_tagged, &format);
   for (size_t j = 0; j < owners.size (); ++j) {
     HeldPair & p = st->held[owners[j]];
     Mapped & mr = maps[2 * j];
@@ -795,7 +817,8 @@ stream_time_of (GstAggregatorPad * pad, GstClockTime ts)
  * scaling or conversion): sizes, formats and, for YUV, the colorimetry the
  * gray conversion uses must agree. */
 static bool
-same_frames (const GstVideoInfo * a, const GstVideoInfo * b)
+same_frames (GstS2sCompare * self, const GstVideoInfo * a, const GstVideoColorimetry & ta,
+    const GstVideoInfo * b, const GstVideoColorimetry & tb)
 {
   if (GST_VIDEO_INFO_FORMAT (a) != GST_VIDEO_INFO_FORMAT (b)
       || GST_VIDEO_INFO_WIDTH (a) != GST_VIDEO_INFO_WIDTH (b)
@@ -804,7 +827,7 @@ same_frames (const GstVideoInfo * a, const GstVideoInfo * b)
   if (!GST_VIDEO_INFO_IS_YUV (a))
     return true;
   s2s::StreamFormat fa, fb;
-  return s2s::stream_format_from_info (a, &fa) && s2s::stream_format_from_info (b, &fb)
+  return stream_format (self, a, ta, &fa) && stream_format (self, b, tb, &fb)
       && std::memcmp (&fa.yuv, &fb.yuv, sizeof fa.yuv) == 0;
 }
 
@@ -860,6 +883,7 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
     /* Its own format: the reference pad's caps may change before the
      * distorted frames it serves have been compared. */
     st->ref.info = st->ref_format.info;
+    st->ref.tagged = st->ref_format.tagged;
     st->ref.running_time = rt;
     st->ref.pts = rpts;
     st->ref.gap = GST_BUFFER_FLAG_IS_SET (ref, GST_BUFFER_FLAG_GAP)
@@ -899,7 +923,8 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
       && t + MATCH_TOLERANCE >= st->ref.end) {
     p.skip_reason = ref_ended ? "the reference stream ended before this frame" :
         "no reference frame at this running time (the last one ended before it)";
-  } else if (!same_frames (&st->ref.info, &st->dist_format.info)) {
+  } else if (!same_frames (self, &st->ref.info, st->ref.tagged, &st->dist_format.info,
+          st->dist_format.tagged)) {
     GstCaps *ref_caps = gst_video_info_to_caps (&st->ref.info);
     gchar *rc = gst_caps_to_string (ref_caps);
     gchar *dc = gst_caps_to_string (st->dist_format.caps);
@@ -930,13 +955,15 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
 
   /* A batch has one format (the engines are configured per batch). */
   GstFlowReturn flow = GST_FLOW_OK;
-  if (!st->held.empty () && !gst_video_info_is_equal (&st->held_info, &st->dist_format.info))
+  if (!st->held.empty () && (!gst_video_info_is_equal (&st->held_info, &st->dist_format.info)
+          || !gst_video_colorimetry_is_equal (&st->held_tagged, &st->dist_format.tagged)))
     flow = release_held (self);
   if (flow != GST_FLOW_OK) {
     clear_pair (p);
     return flow;
   }
   st->held_info = st->dist_format.info;
+  st->held_tagged = st->dist_format.tagged;
   st->held.push_back (p);
   if (st->held.size () >= read_settings (self).batch_size)
     flow = release_held (self);
@@ -998,7 +1025,9 @@ gst_s2s_compare_sink_event (GstAggregator * agg, GstAggregatorPad * pad, GstEven
       }
       PadFormat & f = is_dist ? st->dist_format : st->ref_format;
       const bool cuda = caps_have_cuda_memory (caps);
-      if (f.have && cuda == f.cuda && gst_video_info_is_equal (&info, &f.info)) {
+      const GstVideoColorimetry tagged = s2s::caps_colorimetry (caps);
+      if (f.have && cuda == f.cuda && gst_video_info_is_equal (&info, &f.info)
+          && gst_video_colorimetry_is_equal (&tagged, &f.tagged)) {
         gst_event_unref (event);
         return TRUE;            /* re-sent unchanged */
       }
@@ -1008,6 +1037,7 @@ gst_s2s_compare_sink_event (GstAggregator * agg, GstAggregatorPad * pad, GstEven
         st->deferred_flow = flow;
       f.have = true;
       f.info = info;
+      f.tagged = tagged;
       f.cuda = cuda;
       gst_caps_replace (&f.caps, caps);
       if (is_dist) {
@@ -1293,6 +1323,9 @@ gst_s2s_compare_set_property (GObject * object, guint prop_id, const GValue * va
     case PROP_PRECISION:
       s->precision = (GstS2sPrecision) g_value_get_enum (value);
       break;
+    case PROP_CONVERSION:
+      s->conversion = (GstS2sConversion) g_value_get_enum (value);
+      break;
     case PROP_POST_MESSAGES:
       s->post_messages = g_value_get_boolean (value);
       break;
@@ -1346,6 +1379,9 @@ gst_s2s_compare_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_PRECISION:
       g_value_set_enum (value, s->precision);
+      break;
+    case PROP_CONVERSION:
+      g_value_set_enum (value, s->conversion);
       break;
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, s->post_messages);
@@ -1429,6 +1465,12 @@ gst_s2s_compare_class_init (GstS2sCompareClass * klass)
       g_param_spec_enum ("precision", "Precision",
           "Network precision (MSE and SSIM are always computed in double)",
           GST_TYPE_S2S_PRECISION, DEFAULT_PRECISION, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_CONVERSION,
+      g_param_spec_enum ("conversion", "Conversion",
+          "How YUV frames become RGB and gray, as on s2smetrics: service = as the replaced "
+          "service's cv2.VideoCapture (libswscale's integer conversion with the stream's tagged "
+          "matrix, BT.601 when untagged, and its range); colorimetry = the caps' colorimetry, "
+          "exact", GST_TYPE_S2S_CONVERSION, GST_S2S_CONVERSION_SERVICE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post an element message per distorted frame", TRUE, rw_playing));

@@ -53,16 +53,32 @@ bool
 stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
     GstS2sAnalyzer * analyzer)
 {
+  if (!analyzer)
+    return stream_format_from_info (info, out, GST_S2S_CONVERSION_SERVICE, info->colorimetry);
+  GstVideoColorimetry tagged;
+  gst_s2s_analyzer_get_caps_colorimetry (analyzer, &tagged);
+  return stream_format_from_info (info, out, gst_s2s_analyzer_get_conversion (analyzer), tagged);
+}
+
+GstVideoColorimetry
+caps_colorimetry (GstCaps * caps)
+{
+  GstVideoColorimetry c = { };
+  const gchar *s = gst_structure_get_string (gst_caps_get_structure (caps, 0), "colorimetry");
+  if (!s || !gst_video_colorimetry_from_string (&c, s))
+    c = GstVideoColorimetry { };
+  return c;
+}
+
+bool
+stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
+    GstS2sConversion conversion, const GstVideoColorimetry & tagged)
+{
   if (!pixel_format_from_gst (GST_VIDEO_INFO_FORMAT (info), &out->format))
     return false;
   out->width = GST_VIDEO_INFO_WIDTH (info);
   out->height = GST_VIDEO_INFO_HEIGHT (info);
-  const GstS2sConversion conversion = analyzer
-      ? gst_s2s_analyzer_get_conversion (analyzer) : GST_S2S_CONVERSION_SERVICE;
   if (conversion == GST_S2S_CONVERSION_SERVICE) {
-    GstVideoColorimetry tagged = info->colorimetry;
-    if (analyzer)
-      gst_s2s_analyzer_get_caps_colorimetry (analyzer, &tagged);
     const bool full = tagged.range == GST_VIDEO_COLOR_RANGE_0_255;
     out->yuv = format_layout (out->format).is_yuv
         ? make_service_yuv_to_rgb (out->format, out->height, full, swscale_matrix (tagged.matrix))

@@ -29,6 +29,18 @@ bool pixel_format_from_gst (GstVideoFormat format, PixelFormat * out);
 bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
     GstS2sAnalyzer * analyzer = nullptr);
 
+/* The same for elements that are not analyzers (s2scompare): the
+ * conversion and the caps' own colorimetry (caps_colorimetry()) given. */
+bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
+    GstS2sConversion conversion, const GstVideoColorimetry & tagged);
+
+/* The colorimetry string of the caps as written, field by field, UNKNOWN
+ * where they say nothing (no colorimetry field: all UNKNOWN). GstVideoInfo
+ * fills unknown fields with defaults for the size and drops a full range
+ * whose matrix is unknown ("1:0:0:0"); the service conversion needs the
+ * stream's own tags, as FFmpeg saw them. */
+GstVideoColorimetry caps_colorimetry (GstCaps * caps);
+
 /* A view of a mapped frame: plane pointers and strides as mapped, so
  * GstVideoMeta strides and plane offsets are honoured. */
 FrameView frame_view_from_video_frame (const GstVideoFrame * frame, PixelFormat format);

@@ -116,6 +116,7 @@ struct ServeOptions
   gchar *cuda_device_id = nullptr;
   gchar *batch_size = nullptr;
   gchar *precision = nullptr;
+  gchar *conversion = nullptr;
   gchar *lpips_model = nullptr;
   gchar *lpips_size = nullptr;
   gchar *ssim_window = nullptr;
@@ -157,6 +158,9 @@ const GOptionEntry kEntries[] = {
       "CUDA device, -1 = upstream's or 0 (default -1)", "ID"},
   {"precision", 0, 0, G_OPTION_ARG_STRING, &opt.precision,
       "Network precision: fp32, fp16 or bf16 (default fp32)", "P"},
+  {"conversion", 0, 0, G_OPTION_ARG_STRING, &opt.conversion,
+      "YUV to RGB/gray: service (as cv2.VideoCapture, default) or colorimetry (the caps')",
+      "C"},
   {"lpips-model", 0, 0, G_OPTION_ARG_FILENAME, &opt.lpips_model,
       "LPIPS weights (.safetensors)", "FILE"},
   {"lpips-size", 0, 0, G_OPTION_ARG_STRING, &opt.lpips_size,
@@ -189,6 +193,7 @@ element_options ()
     {"cuda-device-id", "cuda-device-id", opt.cuda_device_id, true, true},
     {"batch-size", "batch-size", opt.batch_size, true, true},
     {"precision", "precision", opt.precision, true, true},
+    {"conversion", "conversion", opt.conversion, true, true},
     {"metrics", "metrics", opt.metrics, true, false},
     {"lpips-model", "lpips-model", opt.lpips_model, true, false},
     {"lpips-size", "lpips-size", opt.lpips_size, true, false},

@@ -82,8 +82,7 @@ def encode(tmp, name, size, frames, vf, opts):
     return path
 
 
-def service_reference(path, lpips_model):
-    """The service: cv2.VideoCapture frames, BGR2GRAY, NumPy MSE, skimage SSIM, lpips."""
+def service_frames(path):
     cap = cv2.VideoCapture(path)
     frames = []
     while True:
@@ -92,6 +91,12 @@ def service_reference(path, lpips_model):
             break
         frames.append(bgr)
     cap.release()
+    return frames
+
+
+def service_reference(path, lpips_model):
+    """The service: cv2.VideoCapture frames, BGR2GRAY, NumPy MSE, skimage SSIM, lpips."""
+    frames = service_frames(path)
     rows = []
     for a, b in zip(frames, frames[1:]):
         ga = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)
@@ -119,6 +124,37 @@ def analyze_rows(path, weights, tmp):
                 continue
             rows.append(tuple(math.nan if r[k] is None else r[k] for k in ("mse", "inv_ssim", "lpips")))
     return rows
+
+
+def full_reference_check(tmp, ref_path, failures):
+    """s2s-analyze DIST --reference REF (s2scompare) reads YUV as the service's
+    decoder did too: an encode of the untagged HD clip against it, frame for
+    frame, with the service's definitions on cv2.VideoCapture frames."""
+    dist = os.path.join(tmp, "hd-untagged-crf40.mp4")
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", ref_path, "-c:v", "libx264",
+                    "-crf", "40", "-pix_fmt", "yuv420p", dist], check=True)
+    out = os.path.join(tmp, "compare.jsonl")
+    subprocess.run([os.environ["S2S_ANALYZE"], dist, "--reference", ref_path, "--device", "cpu",
+                    "--metrics", "mse,inv-ssim", "--jsonl", out, "--progress", "none", "-q"], check=True)
+    with open(out) as f:
+        got = [json.loads(line) for line in f]
+    refs, dists = service_frames(ref_path), service_frames(dist)
+    if len(got) != len(dists) or len(refs) != len(dists):
+        failures.append(f"--reference: {len(got)} rows for {len(dists)} distorted, {len(refs)} reference frames")
+        return
+    worst = [0.0, 0.0]
+    for row, a, b in zip(got, refs, dists):
+        ga = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)
+        gb = cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)
+        mse = float(np.mean((ga.astype(np.float64) - gb.astype(np.float64)) ** 2))
+        inv = 1.0 - float(structural_similarity(ga, gb))
+        worst[0] = max(worst[0], rel(row["mse"], mse))
+        worst[1] = max(worst[1], rel(row["inv_ssim"], inv))
+    print(f"{'hd-untagged --reference':24s} {'s2scompare':11s} frames {len(got)}: worst relative MSE "
+          f"{worst[0]:.3g}, 1-SSIM {worst[1]:.3g}")
+    for k, (label, bar) in enumerate((("MSE", 1e-12), ("1-SSIM", 1e-8))):
+        if worst[k] > bar:
+            failures.append(f"--reference: {label} off by {worst[k]:.3g} relative (bar {bar})")
 
 
 DOUBLE = r"\(double\)([-+0-9.eEnaif]+)"
@@ -198,6 +234,7 @@ def main():
                     if worst[k] > bars[k] or (k < 2 and any(math.isnan(g[k]) for g in got)):
                         failures.append(f"{name} {side}: {label} off by {worst[k]:.3g} relative (bar {bars[k]})")
             if name == "hd-untagged":
+                full_reference_check(tmp, path, failures)
                 other = element_rows(path, None, "conversion=colorimetry")
                 d = max(rel(g[0], w[0]) for g, w in zip(other, want))
                 print(f"{name:24s} conversion=colorimetry: MSE differs from the service by up to {d:.3g} relative")
