@@ -651,6 +651,62 @@ build_pipeline (App * app, bool with_metrics, bool with_musiq, std::string * err
   return true;
 }
 
+std::vector<GOptionEntry>
+element_option_entries (ElementOptionValues & v, const char *metrics_help,
+    const char *musiq_help)
+{
+  return {
+    {"metrics", 'm', 0, G_OPTION_ARG_STRING, &v.metrics, metrics_help, "LIST"},
+    {"batch-size", 'b', 0, G_OPTION_ARG_STRING, &v.batch_size,
+        "Frames computed together, 1..256 (default 16)", "N"},
+    {"device", 'd', 0, G_OPTION_ARG_STRING, &v.device, "auto, cuda or cpu (default auto)",
+        "DEVICE"},
+    {"cuda-device-id", 0, 0, G_OPTION_ARG_STRING, &v.cuda_device_id,
+        "CUDA device, -1 = upstream's or 0 (default -1)", "ID"},
+    {"precision", 0, 0, G_OPTION_ARG_STRING, &v.precision,
+        "Network precision: fp32, fp16 or bf16 (default fp32)", "P"},
+    {"conversion", 0, 0, G_OPTION_ARG_STRING, &v.conversion,
+        "YUV to RGB/gray: service (as cv2.VideoCapture, default) or colorimetry (the caps')",
+        "C"},
+    {"lpips-model", 0, 0, G_OPTION_ARG_FILENAME, &v.lpips_model,
+        "LPIPS weights (.safetensors)", "FILE"},
+    {"lpips-size", 0, 0, G_OPTION_ARG_STRING, &v.lpips_size,
+        "LPIPS input size, 0 = native (default 256)", "N"},
+    {"ssim-window", 0, 0, G_OPTION_ARG_STRING, &v.ssim_window,
+        "uniform7 or gaussian11 (default uniform7)", "W"},
+    {"alpha", 0, 0, G_OPTION_ARG_STRING, &v.alpha, "Weight of MSE in weighted (0.5)", "A"},
+    {"beta", 0, 0, G_OPTION_ARG_STRING, &v.beta, "Weight of InvSSIM in weighted (0.3)", "B"},
+    {"gamma", 0, 0, G_OPTION_ARG_STRING, &v.gamma, "Weight of LPIPS in weighted (0.2)", "G"},
+    {"musiq", 0, 0, G_OPTION_ARG_NONE, &v.musiq, musiq_help, nullptr},
+    {"musiq-model", 0, 0, G_OPTION_ARG_FILENAME, &v.musiq_model,
+        "MUSIQ weights (implies --musiq)", "FILE"},
+    {"musiq-interval", 0, 0, G_OPTION_ARG_STRING, &v.musiq_interval,
+        "Score every Nth frame with MUSIQ (implies --musiq)", "N"},
+    {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+}
+
+std::vector<ElementOption>
+element_options (const ElementOptionValues & v)
+{
+  return {
+    {"device", "device", v.device, true, true},
+    {"cuda-device-id", "cuda-device-id", v.cuda_device_id, true, true},
+    {"batch-size", "batch-size", v.batch_size, true, true},
+    {"precision", "precision", v.precision, true, true},
+    {"conversion", "conversion", v.conversion, true, true},
+    {"metrics", "metrics", v.metrics, true, false},
+    {"lpips-model", "lpips-model", v.lpips_model, true, false},
+    {"lpips-size", "lpips-size", v.lpips_size, true, false},
+    {"ssim-window", "ssim-window", v.ssim_window, true, false},
+    {"alpha", "alpha", v.alpha, true, false},
+    {"beta", "beta", v.beta, true, false},
+    {"gamma", "gamma", v.gamma, true, false},
+    {"musiq-model", "model", v.musiq_model, false, true},
+    {"musiq-interval", "interval", v.musiq_interval, false, true},
+  };
+}
+
 /* Element options onto the analysers. */
 bool
 configure (App * app, const std::vector<ElementOption> & props, std::string * error)

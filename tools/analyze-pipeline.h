@@ -87,6 +87,36 @@ struct ElementOption
   bool metrics, musiq;          /* applies to s2smetrics, musiqscore */
 };
 
+/* The analysers' options that s2s-analyze and s2s-serve share, as given on
+ * the command line (nullptr: the element's default). A program's options
+ * derive from it, so both take the same names with the same meanings. */
+struct ElementOptionValues
+{
+  gchar *metrics = nullptr;
+  gchar *device = nullptr;
+  gchar *cuda_device_id = nullptr;
+  gchar *batch_size = nullptr;
+  gchar *precision = nullptr;
+  gchar *conversion = nullptr;
+  gchar *lpips_model = nullptr;
+  gchar *lpips_size = nullptr;
+  gchar *ssim_window = nullptr;
+  gchar *alpha = nullptr;
+  gchar *beta = nullptr;
+  gchar *gamma = nullptr;
+  gboolean musiq = FALSE;
+  gchar *musiq_model = nullptr;
+  gchar *musiq_interval = nullptr;
+};
+
+/* Their GOptionEntry lines, null-terminated, pointing into `v`; the two
+ * texts are the program's words for --metrics and --musiq. */
+std::vector<GOptionEntry> element_option_entries (ElementOptionValues & v,
+    const char *metrics_help, const char *musiq_help);
+
+/* What configure() sets on the elements from them. */
+std::vector<ElementOption> element_options (const ElementOptionValues & v);
+
 /* What a property accepts, for error messages. */
 std::string expected_values (GParamSpec * ps);
 

@@ -78,7 +78,7 @@ enum ExitCode
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
 
-struct Options
+struct Options : ElementOptionValues
 {
   gchar **inputs = nullptr;
   gchar *pipeline = nullptr;
@@ -90,22 +90,6 @@ struct Options
   gchar *progress = nullptr;
   gdouble progress_interval = 1.0;
   gchar *nvdec = nullptr;
-  gchar *metrics = nullptr;
-  /* Element properties, passed as text and checked against the element. */
-  gchar *device = nullptr;
-  gchar *cuda_device_id = nullptr;
-  gchar *batch_size = nullptr;
-  gchar *precision = nullptr;
-  gchar *conversion = nullptr;
-  gchar *lpips_model = nullptr;
-  gchar *lpips_size = nullptr;
-  gchar *ssim_window = nullptr;
-  gchar *alpha = nullptr;
-  gchar *beta = nullptr;
-  gchar *gamma = nullptr;
-  gboolean musiq = FALSE;
-  gchar *musiq_model = nullptr;
-  gchar *musiq_interval = nullptr;
   gboolean quiet = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
@@ -118,34 +102,6 @@ Options opt;
 const GOptionEntry kEntries[] = {
   {"pipeline", 0, 0, G_OPTION_ARG_STRING, &opt.pipeline,
       "Analyse the raw video of a gst-launch description instead of a file", "DESCRIPTION"},
-  {"metrics", 'm', 0, G_OPTION_ARG_STRING, &opt.metrics,
-      "s2smetrics metrics: mse,inv-ssim,lpips (default: all three) or none", "LIST"},
-  {"batch-size", 'b', 0, G_OPTION_ARG_STRING, &opt.batch_size,
-      "Frames computed together, 1..256 (default 16)", "N"},
-  {"device", 'd', 0, G_OPTION_ARG_STRING, &opt.device,
-      "auto, cuda or cpu (default auto)", "DEVICE"},
-  {"cuda-device-id", 0, 0, G_OPTION_ARG_STRING, &opt.cuda_device_id,
-      "CUDA device, -1 = upstream's or 0 (default -1)", "ID"},
-  {"precision", 0, 0, G_OPTION_ARG_STRING, &opt.precision,
-      "Network precision: fp32, fp16 or bf16 (default fp32)", "P"},
-  {"conversion", 0, 0, G_OPTION_ARG_STRING, &opt.conversion,
-      "YUV to RGB/gray: service (as cv2.VideoCapture, default) or colorimetry (the caps')",
-      "C"},
-  {"lpips-model", 0, 0, G_OPTION_ARG_FILENAME, &opt.lpips_model,
-      "LPIPS weights (.safetensors)", "FILE"},
-  {"lpips-size", 0, 0, G_OPTION_ARG_STRING, &opt.lpips_size,
-      "LPIPS input size, 0 = native (default 256)", "N"},
-  {"ssim-window", 0, 0, G_OPTION_ARG_STRING, &opt.ssim_window,
-      "uniform7 or gaussian11 (default uniform7)", "W"},
-  {"alpha", 0, 0, G_OPTION_ARG_STRING, &opt.alpha, "Weight of MSE in weighted (0.5)", "A"},
-  {"beta", 0, 0, G_OPTION_ARG_STRING, &opt.beta, "Weight of InvSSIM in weighted (0.3)", "B"},
-  {"gamma", 0, 0, G_OPTION_ARG_STRING, &opt.gamma, "Weight of LPIPS in weighted (0.2)", "G"},
-  {"musiq", 0, 0, G_OPTION_ARG_NONE, &opt.musiq, "Also score every frame with musiqscore",
-      nullptr},
-  {"musiq-model", 0, 0, G_OPTION_ARG_FILENAME, &opt.musiq_model,
-      "MUSIQ weights (implies --musiq)", "FILE"},
-  {"musiq-interval", 0, 0, G_OPTION_ARG_STRING, &opt.musiq_interval,
-      "Score every Nth frame with MUSIQ (implies --musiq)", "N"},
   {"nvdec", 0, 0, G_OPTION_ARG_STRING, &opt.nvdec,
       "NVDEC decoders: auto (prefer when present), on (require) or off", "MODE"},
   {"json", 'j', 0, G_OPTION_ARG_FILENAME, &opt.json,
@@ -174,28 +130,6 @@ const GOptionEntry kEntries[] = {
   {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt.inputs, nullptr, "INPUT"},
   {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
 };
-
-/* The element options of the command line, for configure(). */
-std::vector<ElementOption>
-element_options ()
-{
-  return {
-    {"device", "device", opt.device, true, true},
-    {"cuda-device-id", "cuda-device-id", opt.cuda_device_id, true, true},
-    {"batch-size", "batch-size", opt.batch_size, true, true},
-    {"precision", "precision", opt.precision, true, true},
-    {"conversion", "conversion", opt.conversion, true, true},
-    {"metrics", "metrics", opt.metrics, true, false},
-    {"lpips-model", "lpips-model", opt.lpips_model, true, false},
-    {"lpips-size", "lpips-size", opt.lpips_size, true, false},
-    {"ssim-window", "ssim-window", opt.ssim_window, true, false},
-    {"alpha", "alpha", opt.alpha, true, false},
-    {"beta", "beta", opt.beta, true, false},
-    {"gamma", "gamma", opt.gamma, true, false},
-    {"musiq-model", "model", opt.musiq_model, false, true},
-    {"musiq-interval", "interval", opt.musiq_interval, false, true},
-  };
-}
 
 /* The one line an error ends with. */
 void
@@ -421,6 +355,10 @@ run (int argc, char **argv)
       "--musiq) on every frame, shows the progress, prints a summary and writes the results.\n"
       "See docs/analyze.md.");
   g_option_context_add_main_entries (ctx, kEntries, nullptr);
+  const std::vector<GOptionEntry> element_entries = element_option_entries (opt,
+      "s2smetrics metrics: mse,inv-ssim,lpips (default: all three) or none",
+      "Also score every frame with musiqscore");
+  g_option_context_add_main_entries (ctx, element_entries.data (), nullptr);
   g_option_context_add_main_entries (ctx, image_option_entries (), nullptr);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   join_target_size_args (&argc, &argv);
@@ -566,7 +504,7 @@ run (int argc, char **argv)
     print_error (error);
     return kExitFailed;
   }
-  if (!configure (&app, element_options (), &error)) {
+  if (!configure (&app, element_options (opt), &error)) {
     gst_object_unref (app.pipeline);
     return usage_error (error);
   }

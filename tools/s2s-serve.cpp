@@ -101,7 +101,7 @@ constexpr const char *kWarmupLaunch =
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
 
-struct ServeOptions
+struct ServeOptions : ElementOptionValues
 {
   gchar *listen = nullptr;
   gint jobs = 1;
@@ -111,21 +111,6 @@ struct ServeOptions
   gdouble drain_timeout = 30;
   gint keepalive = 30;
   gchar *nvdec = nullptr;
-  gchar *metrics = nullptr;
-  gchar *device = nullptr;
-  gchar *cuda_device_id = nullptr;
-  gchar *batch_size = nullptr;
-  gchar *precision = nullptr;
-  gchar *conversion = nullptr;
-  gchar *lpips_model = nullptr;
-  gchar *lpips_size = nullptr;
-  gchar *ssim_window = nullptr;
-  gchar *alpha = nullptr;
-  gchar *beta = nullptr;
-  gchar *gamma = nullptr;
-  gboolean musiq = FALSE;
-  gchar *musiq_model = nullptr;
-  gchar *musiq_interval = nullptr;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
 };
@@ -148,34 +133,6 @@ const GOptionEntry kEntries[] = {
       "On SIGTERM, seconds running jobs may take to finish (default 30)", "S"},
   {"keepalive", 0, 0, G_OPTION_ARG_INT, &opt.keepalive,
       "Seconds between WebSocket pings, 1..3600 (default 30)", "S"},
-  {"metrics", 'm', 0, G_OPTION_ARG_STRING, &opt.metrics,
-      "s2smetrics metrics: mse,inv-ssim,lpips (default: all three)", "LIST"},
-  {"batch-size", 'b', 0, G_OPTION_ARG_STRING, &opt.batch_size,
-      "Frames computed together, 1..256 (default 16)", "N"},
-  {"device", 'd', 0, G_OPTION_ARG_STRING, &opt.device,
-      "auto, cuda or cpu (default auto)", "DEVICE"},
-  {"cuda-device-id", 0, 0, G_OPTION_ARG_STRING, &opt.cuda_device_id,
-      "CUDA device, -1 = upstream's or 0 (default -1)", "ID"},
-  {"precision", 0, 0, G_OPTION_ARG_STRING, &opt.precision,
-      "Network precision: fp32, fp16 or bf16 (default fp32)", "P"},
-  {"conversion", 0, 0, G_OPTION_ARG_STRING, &opt.conversion,
-      "YUV to RGB/gray: service (as cv2.VideoCapture, default) or colorimetry (the caps')",
-      "C"},
-  {"lpips-model", 0, 0, G_OPTION_ARG_FILENAME, &opt.lpips_model,
-      "LPIPS weights (.safetensors)", "FILE"},
-  {"lpips-size", 0, 0, G_OPTION_ARG_STRING, &opt.lpips_size,
-      "LPIPS input size, 0 = native (default 256)", "N"},
-  {"ssim-window", 0, 0, G_OPTION_ARG_STRING, &opt.ssim_window,
-      "uniform7 or gaussian11 (default uniform7)", "W"},
-  {"alpha", 0, 0, G_OPTION_ARG_STRING, &opt.alpha, "Weight of MSE in weighted (0.5)", "A"},
-  {"beta", 0, 0, G_OPTION_ARG_STRING, &opt.beta, "Weight of InvSSIM in weighted (0.3)", "B"},
-  {"gamma", 0, 0, G_OPTION_ARG_STRING, &opt.gamma, "Weight of LPIPS in weighted (0.2)", "G"},
-  {"musiq", 0, 0, G_OPTION_ARG_NONE, &opt.musiq,
-      "Also score every frame with musiqscore (\"musiq\" in the final message)", nullptr},
-  {"musiq-model", 0, 0, G_OPTION_ARG_FILENAME, &opt.musiq_model,
-      "MUSIQ weights (implies --musiq)", "FILE"},
-  {"musiq-interval", 0, 0, G_OPTION_ARG_STRING, &opt.musiq_interval,
-      "Score every Nth frame with MUSIQ (implies --musiq)", "N"},
   {"nvdec", 0, 0, G_OPTION_ARG_STRING, &opt.nvdec,
       "NVDEC decoders: auto (prefer when present) or off", "MODE"},
   {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
@@ -184,27 +141,6 @@ const GOptionEntry kEntries[] = {
   {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
 };
 
-/* The analysers' options, as s2s-analyze passes them (configure()). */
-std::vector<ElementOption>
-element_options ()
-{
-  return {
-    {"device", "device", opt.device, true, true},
-    {"cuda-device-id", "cuda-device-id", opt.cuda_device_id, true, true},
-    {"batch-size", "batch-size", opt.batch_size, true, true},
-    {"precision", "precision", opt.precision, true, true},
-    {"conversion", "conversion", opt.conversion, true, true},
-    {"metrics", "metrics", opt.metrics, true, false},
-    {"lpips-model", "lpips-model", opt.lpips_model, true, false},
-    {"lpips-size", "lpips-size", opt.lpips_size, true, false},
-    {"ssim-window", "ssim-window", opt.ssim_window, true, false},
-    {"alpha", "alpha", opt.alpha, true, false},
-    {"beta", "beta", opt.beta, true, false},
-    {"gamma", "gamma", opt.gamma, true, false},
-    {"musiq-model", "model", opt.musiq_model, false, true},
-    {"musiq-interval", "interval", opt.musiq_interval, false, true},
-  };
-}
 
 void
 log_line (const char *format, ...) G_GNUC_PRINTF (1, 2);
@@ -601,7 +537,7 @@ run_pipeline (App * app, const JobPtr & job, const std::string & launch, bool *c
 
   std::string error;
   bool built = build_pipeline (app, with_metrics, opt.musiq, &error);
-  if (built && !configure (app, element_options (), &error)) {
+  if (built && !configure (app, element_options (opt), &error)) {
     *config_error = true;
     built = false;
   }
@@ -1406,6 +1342,10 @@ run (int argc, char **argv)
       "Listens on 127.0.0.1 unless told otherwise; put a reverse proxy (TLS, limits) in\n"
       "front of it beyond this host. See docs/serve.md.");
   g_option_context_add_main_entries (ctx, kEntries, nullptr);
+  const std::vector<GOptionEntry> element_entries = element_option_entries (opt,
+      "s2smetrics metrics: mse,inv-ssim,lpips (default: all three)",
+      "Also score every frame with musiqscore (\"musiq\" in the final message)");
+  g_option_context_add_main_entries (ctx, element_entries.data (), nullptr);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   GError *err = nullptr;
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
