@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "series_stats.h"
+
 namespace s2s {
 
 /* PSNR in dB of 8-bit samples from their MSE: 10 log10 (255^2 / MSE), +inf
@@ -50,30 +52,12 @@ public:
   /* Sets <name>-mean, -min, -max, -p95 (NaN when there were no values). */
   void write (GstStructure * s, const char *name) const
   {
-    const double nan = std::numeric_limits<double>::quiet_NaN ();
-    double mean = nan, lo = nan, hi = nan, p95 = nan;
-    if (!values_.empty ()) {
-      std::vector<double> v (values_);
-      std::sort (v.begin (), v.end ());
-      double sum = 0;
-      for (double x : v)
-        sum += x;
-      mean = sum / v.size ();
-      lo = v.front ();
-      hi = v.back ();
-      const double pos = 0.95 * (v.size () - 1);
-      const size_t below = static_cast<size_t> (std::floor (pos));
-      const size_t above = std::min (below + 1, v.size () - 1);
-      /* numpy's _lerp: from the nearer end, so the result is exact at
-       * t = 0 and t = 1 and matches NumPy to the last bit. */
-      const double t = pos - below, a = v[below], b = v[above];
-      p95 = t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
-    }
+    const SeriesStats st = series_stats (values_);
     const std::string n (name);
-    gst_structure_set (s, (n + "-mean").c_str (), G_TYPE_DOUBLE, mean,
-        (n + "-min").c_str (), G_TYPE_DOUBLE, lo,
-        (n + "-max").c_str (), G_TYPE_DOUBLE, hi,
-        (n + "-p95").c_str (), G_TYPE_DOUBLE, p95, NULL);
+    gst_structure_set (s, (n + "-mean").c_str (), G_TYPE_DOUBLE, st.mean,
+        (n + "-min").c_str (), G_TYPE_DOUBLE, st.min,
+        (n + "-max").c_str (), G_TYPE_DOUBLE, st.max,
+        (n + "-p95").c_str (), G_TYPE_DOUBLE, st.p95, NULL);
   }
 
 private:

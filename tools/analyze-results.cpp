@@ -23,31 +23,7 @@ metric_info (Metric m)
 Stats
 compute_stats (const std::vector<double> & values)
 {
-  std::vector<double> v;
-  v.reserve (values.size ());
-  for (double x : values)
-    if (!std::isnan (x))
-      v.push_back (x);
-
-  Stats s;
-  s.count = v.size ();
-  if (v.empty ())
-    return s;
-  std::sort (v.begin (), v.end ());
-  double sum = 0;
-  for (double x : v)
-    sum += x;
-  s.mean = sum / v.size ();
-  s.min = v.front ();
-  s.max = v.back ();
-  /* NumPy's default percentile: linear interpolation between the two
-   * closest ranks, evaluated from the nearer end. */
-  const double pos = 0.95 * (v.size () - 1);
-  const size_t lo = (size_t) std::floor (pos);
-  const size_t hi = std::min (lo + 1, v.size () - 1);
-  const double t = pos - lo;
-  s.p95 = t >= 0.5 ? v[hi] - (v[hi] - v[lo]) * (1 - t) : v[lo] + (v[hi] - v[lo]) * t;
-  return s;
+  return s2s::series_stats (values);
 }
 
 double

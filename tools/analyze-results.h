@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "series_stats.h"
+
 namespace s2sa {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN ();
@@ -64,15 +66,9 @@ struct MetricInfo
 const MetricInfo & metric_info (Metric m);
 
 /* count, mean, min, max and 95th percentile (NumPy's default linear
- * interpolation) over the non-NaN values; NaN statistics when count is 0. */
-struct Stats
-{
-  size_t count = 0;
-  double mean = kNaN;
-  double min = kNaN;
-  double max = kNaN;
-  double p95 = kNaN;
-};
+ * interpolation) over the non-NaN values; NaN statistics when count is 0.
+ * The elements' summaries use the same definition (kernels/series_stats.h). */
+using Stats = s2s::SeriesStats;
 
 Stats compute_stats (const std::vector<double> & values);
 
