@@ -1063,28 +1063,6 @@ hold_or_push_event (GstS2sAnalyzer * self, GstEvent * event)
   return gst_pad_push_event (PRIV (self)->srcpad, event);
 }
 
-/* Caps the template lets through but we do not take: one field per buffer
- * (interlace-mode=alternate; gst_video_info_from_caps accepts it even
- * without the format:Interlaced feature). */
-static gboolean
-info_from_supported_caps (GstCaps * caps, GstVideoInfo * info)
-{
-  return gst_video_info_from_caps (info, caps)
-      && GST_VIDEO_INFO_INTERLACE_MODE (info) != GST_VIDEO_INTERLACE_MODE_ALTERNATE;
-}
-
-static gboolean
-caps_have_cuda_memory (GstCaps * caps)
-{
-#if S2S_HAVE_GST_CUDA
-  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
-  return features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
-#else
-  (void) caps;
-  return FALSE;
-#endif
-}
-
 static gboolean
 set_caps (GstS2sAnalyzer * self, GstCaps * caps)
 {
@@ -1092,14 +1070,14 @@ set_caps (GstS2sAnalyzer * self, GstCaps * caps)
   Private *p = PRIV (self)->p;
   GstVideoInfo info;
 
-  if (!info_from_supported_caps (caps, &info)) {
+  if (!s2s::video_info_from_supported_caps (caps, &info)) {
     GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, caps);
     return FALSE;
   }
   const GstVideoColorimetry tagged = s2s::caps_colorimetry (caps);
   /* Held frames were drained before: the next batch is read as these caps
    * say, even where only the memory type changed. */
-  p->cuda_caps = caps_have_cuda_memory (caps);
+  p->cuda_caps = s2s::caps_in_cuda_memory (caps);
 
   g_mutex_lock (&p->lock);
   const gboolean same = p->have_info && gst_video_info_is_equal (&info, &p->info)
@@ -1350,7 +1328,7 @@ gst_s2s_analyzer_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
       GstCaps *caps;
       GstVideoInfo info;
       gst_query_parse_accept_caps (query, &caps);
-      if (!info_from_supported_caps (caps, &info)) {
+      if (!s2s::video_info_from_supported_caps (caps, &info)) {
         gst_query_set_accept_caps_result (query, FALSE);
         return TRUE;
       }

@@ -974,25 +974,6 @@ gst_s2s_compare_aggregate (GstAggregator * agg, gboolean timeout)
 /* Events, queries, negotiation                                             */
 /* ------------------------------------------------------------------------ */
 
-static gboolean
-info_from_supported_caps (GstCaps * caps, GstVideoInfo * info)
-{
-  return gst_video_info_from_caps (info, caps)
-      && GST_VIDEO_INFO_INTERLACE_MODE (info) != GST_VIDEO_INTERLACE_MODE_ALTERNATE;
-}
-
-static bool
-caps_have_cuda_memory (GstCaps * caps)
-{
-#if S2S_HAVE_GST_CUDA
-  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
-  return features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
-#else
-  (void) caps;
-  return false;
-#endif
-}
-
 /* The holding time of a batch: batch-size - 1 distorted frame durations. */
 static void
 update_latency (GstS2sCompare * self)
@@ -1018,13 +999,13 @@ gst_s2s_compare_sink_event (GstAggregator * agg, GstAggregatorPad * pad, GstEven
       GstCaps *caps;
       gst_event_parse_caps (event, &caps);
       GstVideoInfo info;
-      if (!info_from_supported_caps (caps, &info)) {
+      if (!s2s::video_info_from_supported_caps (caps, &info)) {
         GST_WARNING_OBJECT (pad, "unsupported caps %" GST_PTR_FORMAT, caps);
         gst_event_unref (event);
         return FALSE;
       }
       PadFormat & f = is_dist ? st->dist_format : st->ref_format;
-      const bool cuda = caps_have_cuda_memory (caps);
+      const bool cuda = s2s::caps_in_cuda_memory (caps);
       const GstVideoColorimetry tagged = s2s::caps_colorimetry (caps);
       if (f.have && cuda == f.cuda && gst_video_info_is_equal (&info, &f.info)
           && gst_video_colorimetry_is_equal (&tagged, &f.tagged)) {
@@ -1108,7 +1089,8 @@ gst_s2s_compare_sink_query (GstAggregator * agg, GstAggregatorPad * pad, GstQuer
       gst_query_parse_accept_caps (query, &caps);
       GstCaps *templ = template_caps (GST_PAD (pad));
       GstVideoInfo info;
-      gboolean ok = gst_caps_can_intersect (caps, templ) && info_from_supported_caps (caps, &info);
+      gboolean ok = gst_caps_can_intersect (caps, templ)
+          && s2s::video_info_from_supported_caps (caps, &info);
       if (ok && pad == self->dist_pad)
         ok = gst_pad_peer_query_accept_caps (GST_AGGREGATOR_SRC_PAD (agg), caps);
       gst_caps_unref (templ);

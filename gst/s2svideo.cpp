@@ -1,4 +1,10 @@
+#include "config.h"
+
 #include "s2svideo.h"
+
+#if S2S_HAVE_GST_CUDA
+#include <gst/cuda/gstcudamemory.h>
+#endif
 
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -97,6 +103,25 @@ stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
   const bool full = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
   out->yuv = make_yuv_to_rgb (kr, kb, full);
   return true;
+}
+
+bool
+video_info_from_supported_caps (GstCaps * caps, GstVideoInfo * info)
+{
+  return gst_video_info_from_caps (info, caps)
+      && GST_VIDEO_INFO_INTERLACE_MODE (info) != GST_VIDEO_INTERLACE_MODE_ALTERNATE;
+}
+
+bool
+caps_in_cuda_memory (GstCaps * caps)
+{
+#if S2S_HAVE_GST_CUDA
+  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
+  return features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
+#else
+  (void) caps;
+  return false;
+#endif
 }
 
 FrameView

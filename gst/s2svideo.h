@@ -41,6 +41,16 @@ bool stream_format_from_info (const GstVideoInfo * info, StreamFormat * out,
  * stream's own tags, as FFmpeg saw them. */
 GstVideoColorimetry caps_colorimetry (GstCaps * caps);
 
+/* Caps the pad templates let through but the analysis elements do not
+ * take: one field per buffer (interlace-mode=alternate;
+ * gst_video_info_from_caps accepts it even without the format:Interlaced
+ * feature). FALSE for those and for caps that are not video. */
+bool video_info_from_supported_caps (GstCaps * caps, GstVideoInfo * info);
+
+/* Whether the caps are in memory:CUDAMemory (always false in builds
+ * without GStreamer's CUDA library). */
+bool caps_in_cuda_memory (GstCaps * caps);
+
 /* A view of a mapped frame: plane pointers and strides as mapped, so
  * GstVideoMeta strides and plane offsets are honoured. */
 FrameView frame_view_from_video_frame (const GstVideoFrame * frame, PixelFormat format);
